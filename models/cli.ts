@@ -1,0 +1,143 @@
+/**
+ * npm run models [-- options]
+ *   (no options)              build the bundled models (stories260k) into public/models
+ *   --if-stale                only rebuild what is missing or out of date (run before dev, build, test)
+ *   --synthetic <preset>      also build a synthetic model: llama-15m, llama-110m (repeatable)
+ *   --checkpoint <file> --tokenizer <file> --id <name>
+ *                             convert any llama2.c legacy checkpoint
+ *   --source <dir>            look for the bundled sources here first (also SLM_SOURCE_DIR)
+ *   --out <dir>               output root (default public/models)
+ *   --dtype <fp32|q8|q4>      only these dtypes (repeatable; default all)
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CheckpointError, parseLegacyCheckpoint } from './llama2c/checkpoint.ts';
+import { parseTokenizerBin } from './llama2c/tokenizer-bin.ts';
+import { ALL_DTYPES, convertModel, staleReason, writeModelFolder, type ConvertInput, type Manifest } from './convert.ts';
+import type { WeightDtype } from './onnx/llama.ts';
+import { LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SourceError, STORIES_260K, type ResolveOptions, type SourceFile } from './sources.ts';
+import { SYNTHETIC_PRESETS, syntheticCheckpoint } from './synthetic.ts';
+
+interface Job {
+  id: string;
+  sourceFiles: SourceFile[];
+  prepare: () => Promise<ConvertInput>;
+}
+
+const describe = (files: SourceFile[]): Manifest['source']['files'] => files.map((f) => ({ url: f.url, sha256: f.sha256, bytes: f.bytes }));
+
+function bundledJob(resolve: ResolveOptions): Job {
+  const src = STORIES_260K;
+  return {
+    id: src.id,
+    sourceFiles: [src.checkpoint, src.tokenizer],
+    prepare: async () => {
+      const checkpoint = parseLegacyCheckpoint(await resolveSource(src.checkpoint, resolve), src.checkpoint.local);
+      const vocab = parseTokenizerBin(await resolveSource(src.tokenizer, resolve), checkpoint.shape.vocabSize, src.tokenizer.local);
+      return {
+        id: src.id,
+        checkpoint,
+        vocab,
+        source: { format: 'llama2c-legacy', provenance: src.provenance, license: src.license, files: describe([src.checkpoint, src.tokenizer]) },
+      };
+    },
+  };
+}
+
+function syntheticJob(preset: string, resolve: ResolveOptions): Job {
+  const shape = SYNTHETIC_PRESETS[preset];
+  if (!shape) throw new CheckpointError(`unknown synthetic preset "${preset}"; choose one of ${Object.keys(SYNTHETIC_PRESETS).join(', ')}`);
+  return {
+    id: preset,
+    sourceFiles: [LLAMA2_TOKENIZER],
+    prepare: async () => ({
+      id: preset,
+      checkpoint: syntheticCheckpoint(shape),
+      vocab: parseTokenizerBin(await resolveSource(LLAMA2_TOKENIZER, resolve), shape.vocabSize, LLAMA2_TOKENIZER.local),
+      source: {
+        format: 'synthetic',
+        provenance: `deterministic random weights (mulberry32 seed 1) in the shape of ${preset}; Llama-2 tokenizer from llama2.c`,
+        license: 'MIT',
+        files: describe([LLAMA2_TOKENIZER]),
+      },
+    }),
+  };
+}
+
+function customJob(id: string, checkpointPath: string, tokenizerPath: string): Job {
+  const read = (p: string): Uint8Array => readFileSync(p);
+  return {
+    id,
+    sourceFiles: [],
+    prepare: async () => {
+      const ckBytes = read(checkpointPath);
+      const tokBytes = read(tokenizerPath);
+      const checkpoint = parseLegacyCheckpoint(ckBytes, checkpointPath);
+      return {
+        id,
+        checkpoint,
+        vocab: parseTokenizerBin(tokBytes, checkpoint.shape.vocabSize, tokenizerPath),
+        source: {
+          format: 'llama2c-legacy',
+          provenance: 'converted from a local llama2.c checkpoint',
+          license: 'unknown',
+          files: [ckBytes, tokBytes].map((b) => ({ sha256: sha256Hex(b), bytes: b.byteLength })),
+        },
+      };
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'if-stale': { type: 'boolean', default: false },
+      synthetic: { type: 'string', multiple: true, default: [] },
+      checkpoint: { type: 'string' },
+      tokenizer: { type: 'string' },
+      id: { type: 'string' },
+      source: { type: 'string' },
+      out: { type: 'string', default: join(PROJECT_ROOT, 'public', 'models') },
+      dtype: { type: 'string', multiple: true, default: [] },
+    },
+  });
+  const resolve: ResolveOptions = { sourceDir: values.source, log: (l) => console.log(`  ${l}`) };
+  const dtypes = values.dtype.length ? values.dtype : ALL_DTYPES;
+  for (const d of dtypes) {
+    if (!ALL_DTYPES.includes(d as WeightDtype)) throw new CheckpointError(`unknown dtype "${d}"; choose from ${ALL_DTYPES.join(', ')}`);
+  }
+  const jobs: Job[] = [];
+  if (values.checkpoint || values.tokenizer || values.id) {
+    if (!values.checkpoint || !values.tokenizer || !values.id) throw new CheckpointError('--checkpoint, --tokenizer and --id go together');
+    jobs.push(customJob(values.id, values.checkpoint, values.tokenizer));
+  } else if (values.synthetic.length === 0) {
+    jobs.push(bundledJob(resolve));
+  }
+  for (const preset of values.synthetic) jobs.push(syntheticJob(preset, resolve));
+
+  for (const job of jobs) {
+    const folder = join(values.out, job.id);
+    const reason = job.sourceFiles.length ? staleReason(folder, describe(job.sourceFiles)) : 'custom checkpoint';
+    if (values['if-stale'] && reason === null) {
+      console.log(`models: ${job.id} is up to date`);
+      continue;
+    }
+    const started = performance.now();
+    console.log(`models: building ${job.id} (${values['if-stale'] ? reason : 'requested'})`);
+    const input = await job.prepare();
+    const files = convertModel({ ...input, dtypes: dtypes as WeightDtype[] });
+    writeModelFolder(values.out, job.id, files);
+    const sizes = [...files].filter(([p]) => p.endsWith('.onnx')).map(([p, b]) => `${p.replace('onnx/', '')} ${(b.byteLength / 1e6).toFixed(2)} MB`);
+    console.log(`models: wrote ${folder} in ${((performance.now() - started) / 1000).toFixed(1)} s (${sizes.join(', ')})`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CheckpointError || err instanceof SourceError) {
+    console.error(`models: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+});

@@ -1,0 +1,146 @@
+/**
+ * One model → one Hub-layout folder: config, tokenizer, ONNX per dtype and a manifest listing every
+ * file's bytes and SHA-256. Output is a pure function of the inputs (no timestamps, fixed key order),
+ * so rebuilding from the same source is byte-identical. Folders are written beside the target and
+ * renamed into place, so a failed build never leaves a half-written model.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import type { Checkpoint } from './llama2c/checkpoint.ts';
+import type { Llama2cVocab } from './llama2c/tokenizer-bin.ts';
+import { buildConfig, buildGenerationConfig } from './hf/config.ts';
+import { buildTokenizerConfig, buildTokenizerJson } from './hf/tokenizer.ts';
+import { buildLlamaGraph, DTYPE_FILES, QUANT_BLOCK_SIZE, type WeightDtype } from './onnx/llama.ts';
+import { PROJECT_ROOT, sha256Hex } from './sources.ts';
+
+export const CONVERTER_NAME = 'browser-slm-models';
+export const CONVERTER_VERSION = '1.0.0';
+export const ALL_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4'];
+
+export interface ManifestFile {
+  bytes: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  schema: 1;
+  id: string;
+  /** Short content hash of all files: changes whenever any file changes; a cache key for revisions. */
+  revision: string;
+  converter: { name: string; version: string; codeHash: string };
+  source: { format: string; provenance: string; license: string; files: Array<{ url?: string; sha256: string; bytes: number }> };
+  dtypes: Partial<Record<WeightDtype, { file: string; attention: string; nodes: number; linearWeightBytes: number; quantBlockSize?: number }>>;
+  files: Record<string, ManifestFile>;
+  totalBytes: number;
+}
+
+export interface ConvertInput {
+  id: string;
+  checkpoint: Checkpoint;
+  vocab: Llama2cVocab;
+  source: Manifest['source'];
+  dtypes?: WeightDtype[];
+}
+
+/** Hash of the converter's own code: any change to it makes existing outputs stale. */
+export function converterCodeHash(): string {
+  const root = join(PROJECT_ROOT, 'models');
+  const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort();
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${f}\0`).update(readFileSync(join(root, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+const json = (value: object): Uint8Array => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
+
+export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
+  const { checkpoint, vocab } = input;
+  const files = new Map<string, Uint8Array>([
+    ['config.json', json(buildConfig(checkpoint.shape))],
+    ['generation_config.json', json(buildGenerationConfig(checkpoint.shape))],
+    ['tokenizer.json', json(buildTokenizerJson(vocab))],
+    ['tokenizer_config.json', json(buildTokenizerConfig(checkpoint.shape.seqLen))],
+  ]);
+  const dtypes: Manifest['dtypes'] = {};
+  for (const dtype of input.dtypes ?? ALL_DTYPES) {
+    const built = buildLlamaGraph(checkpoint, dtype, CONVERTER_VERSION);
+    const file = `onnx/${DTYPE_FILES[dtype]}`;
+    files.set(file, built.bytes);
+    dtypes[dtype] = {
+      file,
+      attention: built.attention,
+      nodes: built.nodeCount,
+      linearWeightBytes: built.linearWeightBytes,
+      ...(dtype !== 'fp32' && { quantBlockSize: QUANT_BLOCK_SIZE }),
+    };
+  }
+  const listed: Record<string, ManifestFile> = {};
+  for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    listed[path] = { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
+  }
+  const revision = sha256Hex(new TextEncoder().encode(Object.entries(listed).map(([p, f]) => `${p} ${f.sha256}`).join('\n'))).slice(0, 16);
+  const manifest: Manifest = {
+    schema: 1,
+    id: input.id,
+    revision,
+    converter: { name: CONVERTER_NAME, version: CONVERTER_VERSION, codeHash: converterCodeHash() },
+    source: input.source,
+    dtypes,
+    files: listed,
+    totalBytes: Object.values(listed).reduce((n, f) => n + f.bytes, 0),
+  };
+  files.set('manifest.json', json(manifest));
+  return files;
+}
+
+/** Writes the folder next to its target, then swaps it in; on any error nothing is left behind. */
+export function writeModelFolder(outRoot: string, id: string, files: Map<string, Uint8Array>): string {
+  const target = join(outRoot, id);
+  const staging = join(outRoot, `.${id}.staging-${process.pid}`);
+  const retired = join(outRoot, `.${id}.old-${process.pid}`);
+  mkdirSync(outRoot, { recursive: true });
+  try {
+    for (const [path, bytes] of files) {
+      const full = join(staging, path);
+      if (relative(staging, full).startsWith('..')) throw new Error(`refusing to write outside the model folder: ${path}`);
+      mkdirSync(dirname(full), { recursive: true });
+      writeFileSync(full, bytes);
+    }
+    rmSync(retired, { recursive: true, force: true });
+    try {
+      renameSync(target, retired);
+    } catch {
+      // no previous version
+    }
+    renameSync(staging, target);
+    rmSync(retired, { recursive: true, force: true });
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return target;
+}
+
+export function readManifest(folder: string): Manifest | null {
+  try {
+    return JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as Manifest;
+  } catch {
+    return null;
+  }
+}
+
+/** Why a built folder no longer matches what the converter would write now; null when it is current. */
+export function staleReason(folder: string, expectedSource: Manifest['source']['files']): string | null {
+  const manifest = readManifest(folder);
+  if (!manifest) return 'not built yet';
+  if (manifest.converter.codeHash !== converterCodeHash()) return 'the converter changed';
+  if (JSON.stringify(manifest.source.files) !== JSON.stringify(expectedSource)) return 'the source changed';
+  for (const [path, f] of Object.entries(manifest.files)) {
+    try {
+      if (readFileSync(join(folder, path)).byteLength !== f.bytes) return `${path} has the wrong size`;
+    } catch {
+      return `${path} is missing`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,256 @@
+/**
+ * Builds the Llama decoder-with-past graph that transformers.js runs for `model_type: "llama"`:
+ * inputs input_ids, attention_mask, position_ids, past_key_values.{i}.key/value; outputs logits and
+ * present.{i}.key/value. The graph uses ONNX Runtime's fused operators, because on small models the
+ * per-node cost dominates: SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization for RMSNorm
+ * and the residual add, GroupQueryAttention with built-in interleaved RoPE (llama2.c's convention, so
+ * no weight permutation) where its CPU kernel allows it (head size a multiple of 16), RotaryEmbedding
+ * plus batched MatMul attention otherwise, QuickGelu(alpha=1) for SiLU and MatMulNBits for quantized weights.
+ */
+import { headSize, kvDim, type Checkpoint } from '../llama2c/checkpoint.ts';
+import { GraphBuilder } from './graph.ts';
+import { quantizeNBits } from './quantize.ts';
+
+export type WeightDtype = 'fp32' | 'q8' | 'q4';
+
+/** File names follow the transformers.js dtype convention. */
+export const DTYPE_FILES: Record<WeightDtype, string> = {
+  fp32: 'model.onnx',
+  q8: 'model_quantized.onnx',
+  q4: 'model_q4.onnx',
+};
+
+const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4 };
+export const QUANT_BLOCK_SIZE = 32;
+const MS = 'com.microsoft';
+const ROPE_THETA = 10000;
+export const RMS_EPS = 1e-5;
+
+export interface BuiltGraph {
+  bytes: Uint8Array;
+  nodeCount: number;
+  attention: 'GroupQueryAttention' | 'RotaryEmbedding+MatMul';
+  /** Bytes of the weights of the linear layers (attention, FFN, classifier), as stored. */
+  linearWeightBytes: number;
+}
+
+export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVersion: string): BuiltGraph {
+  const { shape: s, weights: w } = ckpt;
+  const g = new GraphBuilder();
+  const hs = headSize(s);
+  const kv = kvDim(s);
+  const useGqa = hs % 16 === 0;
+  const bits = BITS[dtype];
+  let linearWeightBytes = 0;
+
+  /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or MatMulNBits. */
+  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number): string => {
+    const before = g.initializerBytes;
+    let y: string;
+    if (bits === null) {
+      const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
+      y = g.op('MatMul', name, [x, wt]);
+    } else {
+      const q = quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE);
+      const blocks = Math.ceil(k / QUANT_BLOCK_SIZE);
+      const b = g.initializer(`${name}.weight_q`, 'uint8', [n, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
+      const sc = g.initializer(`${name}.scales`, 'float32', [n * blocks], q.scales);
+      const zp = g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
+      y = g.op('MatMulNBits', name, [x, b, sc, zp], { K: k, N: n, bits, block_size: QUANT_BLOCK_SIZE }, MS);
+    }
+    linearWeightBytes += g.initializerBytes - before;
+    return y;
+  };
+
+  const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  const past = Array.from({ length: s.nLayers }, (_, l) => ({
+    key: g.input(`past_key_values.${l}.key`, 'float32', ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+    value: g.input(`past_key_values.${l}.value`, 'float32', ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+  }));
+  g.output('logits', 'float32', ['batch_size', 'sequence_length', s.vocabSize]);
+  for (let l = 0; l < s.nLayers; l++) {
+    for (const kind of ['key', 'value']) {
+      g.output(`present.${l}.${kind}`, 'float32', ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
+    }
+  }
+
+  const embedding = g.initializer('model.embed_tokens.weight', 'float32', [s.vocabSize, s.dim], w.tokenEmbedding);
+  const { cos, sin } = ropeCache(s.seqLen, hs);
+  const cosCache = g.initializer('rope.cos_cache', 'float32', [s.seqLen, hs / 2], cos);
+  const sinCache = g.initializer('rope.sin_cache', 'float32', [s.seqLen, hs / 2], sin);
+  const x0 = g.op('Gather', '/model/embed_tokens', [embedding, inputIds], { axis: 0 });
+
+  // Per-sequence values derived once from attention_mask and shared by every layer.
+  const attentionInputs = useGqa ? gqaLengths(g, attentionMask) : additiveCausalMask(g, inputIds, attentionMask);
+
+  let residual = x0;
+  let pending: string | null = null; // the sub-layer output still to be added to the residual stream
+  const norm = (name: string, gamma: Float32Array): string => {
+    const weight = g.initializer(`${name}.weight`, 'float32', [s.dim], gamma);
+    if (pending === null) return g.op('SimplifiedLayerNormalization', name, [residual, weight], { axis: -1, epsilon: { float: RMS_EPS } });
+    const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', name, [pending, residual, weight], [`${name}/out`, '', '', `${name}/residual`], { epsilon: { float: RMS_EPS } }, MS);
+    residual = sum!;
+    return normed!;
+  };
+
+  for (let l = 0; l < s.nLayers; l++) {
+    const p = `/model/layers.${l}`;
+    const h = norm(`${p}/input_layernorm`, w.rmsAtt[l]!);
+    // Without GQA the 1/√head_size score scale is folded into Wq (RoPE is linear, so it commutes).
+    const wq = useGqa ? w.wq[l]! : scaled(w.wq[l]!, 1 / Math.sqrt(hs));
+    const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.wk[l]!, w.wv[l]!), s.dim + 2 * kv, s.dim);
+    const presentKey = `present.${l}.key`;
+    const presentValue = `present.${l}.value`;
+    let attn: string;
+    if (useGqa) {
+      const { seqlensK, totalLength } = attentionInputs as GqaLengths;
+      attn = g.node(
+        'GroupQueryAttention',
+        `${p}/attn/gqa`,
+        [qkv, '', '', past[l]!.key, past[l]!.value, seqlensK, totalLength, cosCache, sinCache],
+        [`${p}/attn/gqa/out`, presentKey, presentValue],
+        { num_heads: s.nHeads, kv_num_heads: s.nKvHeads, do_rotary: 1, rotary_interleaved: 1 },
+        MS,
+      )[0]!;
+    } else {
+      attn = matmulAttention(g, p, qkv, past[l]!, presentKey, presentValue, attentionInputs as string, {
+        positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, dim: s.dim, kvDim: kv,
+      });
+    }
+    pending = linear(`${p}/attn/o_proj`, attn, w.wo[l]!, s.dim, s.dim);
+    const h2 = norm(`${p}/post_attention_layernorm`, w.rmsFfn[l]!);
+    const gate = linear(`${p}/mlp/gate_proj`, h2, w.w1[l]!, s.hiddenDim, s.dim);
+    const up = linear(`${p}/mlp/up_proj`, h2, w.w3[l]!, s.hiddenDim, s.dim);
+    const act = g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
+    const gated = g.op('Mul', `${p}/mlp/gated`, [act, up]);
+    pending = linear(`${p}/mlp/down_proj`, gated, w.w2[l]!, s.dim, s.hiddenDim);
+  }
+  const hf = norm('/model/norm', w.rmsFinal);
+
+  if (bits === null) {
+    // Tied classifier as Gemm(transB=1) so the embedding table is stored and held once.
+    const flat = g.op('Reshape', '/lm_head/flatten', [hf, g.int64s([-1, s.dim])]);
+    const logits2d = g.op('Gemm', '/lm_head/gemm', [flat, w.classifier === w.tokenEmbedding ? embedding : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.classifier)], { transB: 1 });
+    const idsShape = g.op('Shape', '/lm_head/ids_shape', [inputIds]);
+    const outShape = g.op('Concat', '/lm_head/out_shape', [idsShape, g.int64s([s.vocabSize])], { axis: 0 });
+    g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
+    linearWeightBytes += w.classifier === w.tokenEmbedding ? w.tokenEmbedding.byteLength : 0;
+  } else {
+    const q = quantizeNBits(w.classifier, s.vocabSize, s.dim, bits, QUANT_BLOCK_SIZE);
+    const blocks = Math.ceil(s.dim / QUANT_BLOCK_SIZE);
+    const before = g.initializerBytes;
+    const b = g.initializer('lm_head.weight_q', 'uint8', [s.vocabSize, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
+    const sc = g.initializer('lm_head.scales', 'float32', [s.vocabSize * blocks], q.scales);
+    const zp = g.initializer('lm_head.zero_points', 'uint8', [q.zeroPoints.length], q.zeroPoints);
+    linearWeightBytes += g.initializerBytes - before;
+    g.node('MatMulNBits', '/lm_head', [hf, b, sc, zp], ['logits'], { K: s.dim, N: s.vocabSize, bits, block_size: QUANT_BLOCK_SIZE }, MS);
+  }
+
+  return {
+    bytes: g.encode('llama', producerVersion, { '': 17, [MS]: 1 }),
+    nodeCount: g.nodeCount,
+    attention: useGqa ? 'GroupQueryAttention' : 'RotaryEmbedding+MatMul',
+    linearWeightBytes,
+  };
+}
+
+interface GqaLengths {
+  seqlensK: string;
+  totalLength: string;
+}
+
+/** GroupQueryAttention wants int32 (valid length − 1) per row and the total length as a scalar. */
+function gqaLengths(g: GraphBuilder, attentionMask: string): GqaLengths {
+  const sum = g.op('ReduceSum', '/attn_mask/sum', [attentionMask, g.int64s([1])], { keepdims: 0 });
+  const minusOne = g.op('Sub', '/attn_mask/minus_one', [sum, g.int64s([1], true)]);
+  const seqlensK = g.op('Cast', '/attn_mask/seqlens_k', [minusOne], { to: 6 });
+  const maskShape = g.op('Shape', '/attn_mask/shape', [attentionMask]);
+  const total = g.op('Gather', '/attn_mask/total_len_i64', [maskShape, g.int64s([1], true)], { axis: 0 });
+  const totalLength = g.op('Cast', '/attn_mask/total_len', [total], { to: 6 });
+  return { seqlensK, totalLength };
+}
+
+/** [batch, 1, 1, seq, total] additive mask: 0 where a query may attend (causal and not padding), −1e9 elsewhere. */
+function additiveCausalMask(g: GraphBuilder, inputIds: string, attentionMask: string): string {
+  const total = g.op('Gather', '/attn_mask/total', [g.op('Shape', '/attn_mask/shape', [attentionMask]), g.int64s([1], true)], { axis: 0 });
+  const seq = g.op('Gather', '/attn_mask/seq', [g.op('Shape', '/attn_mask/ids_shape', [inputIds]), g.int64s([1], true)], { axis: 0 });
+  const pastLen = g.op('Sub', '/attn_mask/past', [total, seq]);
+  const one = g.int64s([1], true);
+  const queryPos = g.op('Unsqueeze', '/attn_mask/query_pos', [g.op('Range', '/attn_mask/query_range', [pastLen, total, one]), g.int64s([1])]);
+  const keyPos = g.op('Unsqueeze', '/attn_mask/key_pos', [g.op('Range', '/attn_mask/key_range', [g.int64s([0], true), total, one]), g.int64s([0])]);
+  const causal = g.op('LessOrEqual', '/attn_mask/causal', [keyPos, queryPos]);
+  const valid = g.op('Unsqueeze', '/attn_mask/valid', [g.op('Cast', '/attn_mask/valid_bool', [attentionMask], { to: 9 }), g.int64s([1, 2, 3])]);
+  const allowed = g.op('And', '/attn_mask/allowed', [causal, valid]);
+  return g.op('Where', '/attn_mask/bias', [allowed, g.float(0), g.float(-1e9)]);
+}
+
+interface AttentionShape {
+  positionIds: string;
+  cosCache: string;
+  sinCache: string;
+  nHeads: number;
+  nKvHeads: number;
+  headSize: number;
+  dim: number;
+  kvDim: number;
+}
+
+/**
+ * Grouped-query attention from standard ops for head sizes GroupQueryAttention's CPU kernel rejects:
+ * queries are viewed as [batch, kv_heads, group, seq, head] so one batched MatMul serves every group.
+ */
+function matmulAttention(g: GraphBuilder, p: string, qkv: string, past: { key: string; value: string }, presentKey: string, presentValue: string, mask: string, a: AttentionShape): string {
+  const group = a.nHeads / a.nKvHeads;
+  const [q, k, v] = g.node('Split', `${p}/attn/split`, [qkv, g.int64s([a.dim, a.kvDim, a.kvDim])], 3, { axis: -1 });
+  const rope = (name: string, t: string, heads: number): string =>
+    g.op('RotaryEmbedding', `${p}/attn/${name}`, [t, a.positionIds, a.cosCache, a.sinCache], { interleaved: 1, num_heads: heads }, MS);
+  const toHeads = (name: string, t: string): string =>
+    g.op('Transpose', `${p}/attn/${name}_heads`, [g.op('Reshape', `${p}/attn/${name}_split_heads`, [t, g.int64s([0, 0, a.nKvHeads, a.headSize])])], { perm: [0, 2, 1, 3] });
+  g.node('Concat', `${p}/attn/key_cache`, [past.key, toHeads('k', rope('k_rope', k!, a.nKvHeads))], [presentKey], { axis: 2 });
+  g.node('Concat', `${p}/attn/value_cache`, [past.value, toHeads('v', v!)], [presentValue], { axis: 2 });
+  const qRot = rope('q_rope', q!, a.nHeads);
+  const q5 = g.op('Transpose', `${p}/attn/q_heads`, [g.op('Reshape', `${p}/attn/q_split_heads`, [qRot, g.int64s([0, 0, a.nKvHeads, group, a.headSize])])], { perm: [0, 2, 3, 1, 4] });
+  const keyT = g.op('Transpose', `${p}/attn/key_t`, [g.op('Unsqueeze', `${p}/attn/key_5d`, [presentKey, g.int64s([2])])], { perm: [0, 1, 2, 4, 3] });
+  const scores = g.op('Add', `${p}/attn/masked`, [g.op('MatMul', `${p}/attn/scores`, [q5, keyT]), mask]);
+  const probs = g.op('Softmax', `${p}/attn/softmax`, [scores], { axis: -1 });
+  const ctx = g.op('MatMul', `${p}/attn/context`, [probs, g.op('Unsqueeze', `${p}/attn/value_5d`, [presentValue, g.int64s([2])])]);
+  const merged = g.op('Transpose', `${p}/attn/context_t`, [ctx], { perm: [0, 3, 1, 2, 4] });
+  return g.op('Reshape', `${p}/attn/merge_heads`, [merged, g.int64s([0, 0, -1])]);
+}
+
+/** cos/sin of pos·θ^(−2i/head_size) for adjacent-pair RoPE, computed in double precision. */
+export function ropeCache(seqLen: number, hs: number): { cos: Float32Array; sin: Float32Array } {
+  const half = hs / 2;
+  const cos = new Float32Array(seqLen * half);
+  const sin = new Float32Array(seqLen * half);
+  for (let pos = 0; pos < seqLen; pos++) {
+    for (let i = 0; i < half; i++) {
+      const angle = pos * Math.pow(ROPE_THETA, (-2 * i) / hs);
+      cos[pos * half + i] = Math.cos(angle);
+      sin[pos * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
+  return out;
+}
+
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function scaled(w: Float32Array, factor: number): Float32Array {
+  return w.map((v) => v * factor);
+}

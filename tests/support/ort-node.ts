@@ -1,0 +1,61 @@
+/** Runs a decoder-with-past ONNX file with onnxruntime-node, the way transformers.js feeds it. */
+import * as ort from 'onnxruntime-node';
+
+export interface DecoderShape {
+  layers: number;
+  kvHeads: number;
+  headSize: number;
+  vocab: number;
+}
+
+export class NodeDecoder {
+  private past: Record<string, ort.Tensor>;
+  private length = 0;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly shape: DecoderShape,
+  ) {
+    this.past = this.emptyPast();
+  }
+
+  static async open(model: string | Uint8Array, shape: DecoderShape): Promise<NodeDecoder> {
+    const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
+    return new NodeDecoder(session, shape);
+  }
+
+  /** Feeds `ids` after everything fed so far; returns one logits row per id. */
+  async feed(ids: number[]): Promise<Float32Array[]> {
+    const total = this.length + ids.length;
+    const out = await this.session.run({
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(this.length + i)), [1, ids.length]),
+      ...this.past,
+    });
+    this.length = total;
+    this.past = {};
+    for (let l = 0; l < this.shape.layers; l++) {
+      for (const kind of ['key', 'value']) this.past[`past_key_values.${l}.${kind}`] = out[`present.${l}.${kind}`]!;
+    }
+    const logits = out.logits!.data as Float32Array;
+    const v = this.shape.vocab;
+    return ids.map((_, i) => logits.slice(i * v, (i + 1) * v));
+  }
+
+  private emptyPast(): Record<string, ort.Tensor> {
+    const past: Record<string, ort.Tensor> = {};
+    for (let l = 0; l < this.shape.layers; l++) {
+      for (const kind of ['key', 'value']) {
+        past[`past_key_values.${l}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, this.shape.kvHeads, 0, this.shape.headSize]);
+      }
+    }
+    return past;
+  }
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 120_000,
+    hookTimeout: 240_000,
+    // Browser suites each start a server and a Chromium; run files one at a time on a 2-core machine.
+    fileParallelism: false,
+  },
+});
