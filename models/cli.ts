@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointError, parseLegacyCheckpoint } from './llama2c/checkpoint.ts';
 import { parseTokenizerBin } from './llama2c/tokenizer-bin.ts';
-import { ALL_DTYPES, convertModel, staleReason, writeModelFolder, type ConvertInput, type Manifest } from './convert.ts';
+import { ALL_DTYPES, convertModel, staleReason, writeModelFolder, writeModelIndex, type ConvertInput, type Manifest } from './convert.ts';
 import type { WeightDtype } from './onnx/llama.ts';
 import { LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SourceError, STORIES_260K, type ResolveOptions, type SourceFile } from './sources.ts';
 import { SYNTHETIC_PRESETS, syntheticCheckpoint } from './synthetic.ts';
@@ -132,6 +132,7 @@ async function main(argv: string[]): Promise<void> {
     const sizes = [...files].filter(([p]) => p.endsWith('.onnx')).map(([p, b]) => `${p.replace('onnx/', '')} ${(b.byteLength / 1e6).toFixed(2)} MB`);
     console.log(`models: wrote ${folder} in ${((performance.now() - started) / 1000).toFixed(1)} s (${sizes.join(', ')})`);
   }
+  writeModelIndex(values.out);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -121,6 +121,17 @@ export function writeModelFolder(outRoot: string, id: string, files: Map<string,
   return target;
 }
 
+/** models/index.json lists the folders that hold a built model, for pickers such as the demo's. */
+export function writeModelIndex(outRoot: string): void {
+  const models = readdirSync(outRoot, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .map((d) => readManifest(join(outRoot, d.name)))
+    .filter((m): m is Manifest => m !== null)
+    .map((m) => ({ id: m.id, revision: m.revision, dtypes: Object.keys(m.dtypes), totalBytes: m.totalBytes }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+  writeFileSync(join(outRoot, 'index.json'), `${JSON.stringify({ models }, null, 2)}\n`);
+}
+
 export function readManifest(folder: string): Manifest | null {
   try {
     return JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as Manifest;

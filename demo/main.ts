@@ -1,0 +1,110 @@
+/** The demo page: a client of the public API, exactly as an embedder would write it. */
+import { SlmClient, SlmError, type Dtype, type DeviceRequest, type ModelHandle, type ModelInfo, type ProgressEvent } from '../src/index.ts';
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const ui = {
+  model: $<HTMLSelectElement>('model'),
+  dtype: $<HTMLSelectElement>('dtype'),
+  device: $<HTMLSelectElement>('device'),
+  load: $<HTMLButtonElement>('load'),
+  progress: $<HTMLProgressElement>('progress'),
+  progressText: $('progress-text'),
+  prompt: $<HTMLTextAreaElement>('prompt'),
+  maxTokens: $<HTMLInputElement>('max-tokens'),
+  temperature: $<HTMLInputElement>('temperature'),
+  seed: $<HTMLInputElement>('seed'),
+  generate: $<HTMLButtonElement>('generate'),
+  stop: $<HTMLButtonElement>('stop'),
+  output: $('output'),
+  metrics: $('metrics'),
+  error: $('error'),
+};
+
+const client = await SlmClient.inWorker();
+let model: ModelHandle | null = null;
+let loadedKey = '';
+let running: AbortController | null = null;
+
+const params = new URLSearchParams(location.search);
+const index = (await fetch(new URL('models/index.json', document.baseURI)).then((r) => r.json()).catch(() => ({ models: [] }))) as { models: Array<{ id: string }> };
+for (const { id } of index.models.length ? index.models : [{ id: 'stories260k' }]) ui.model.add(new Option(id, id, id === 'stories260k', id === 'stories260k'));
+for (const [key, select] of [['model', ui.model], ['dtype', ui.dtype], ['device', ui.device]] as const) {
+  const value = params.get(key);
+  if (value) select.value = value;
+}
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
+function showProgress(e: ProgressEvent): void {
+  if (e.phase === 'fetch') {
+    const total = e.totalBytes;
+    ui.progress.value = total ? e.totalLoaded / total : 0;
+    ui.progressText.textContent = `Downloading ${e.file} · ${mb(e.totalLoaded)}${total ? ` of ${mb(total)}` : ''}`;
+  } else {
+    ui.progress.value = e.phase === 'ready' ? 1 : ui.progress.value;
+    ui.progressText.textContent = { compile: 'Creating session…', warmup: 'Checking backend…', ready: 'Ready' }[e.phase];
+  }
+}
+
+function showError(err: unknown): void {
+  ui.error.hidden = false;
+  ui.error.textContent = err instanceof SlmError ? `${err.name} (${err.code}): ${err.message}` : String(err);
+}
+
+function describe(info: ModelInfo): string {
+  return `${info.backend.toUpperCase()} · ${info.dtype} · ${info.threads} thread${info.threads === 1 ? '' : 's'} · load ${info.load.totalMs.toFixed(0)} ms`;
+}
+
+async function ensureLoaded(): Promise<ModelHandle> {
+  const key = `${ui.model.value}|${ui.dtype.value}|${ui.device.value}`;
+  if (model && key === loadedKey) return model;
+  if (model) await model.unload();
+  model = null;
+  ui.error.hidden = true;
+  ui.progressText.textContent = 'Loading…';
+  model = await client.load(ui.model.value, {
+    dtype: ui.dtype.value as Dtype,
+    device: ui.device.value as DeviceRequest,
+    onProgress: showProgress,
+  });
+  loadedKey = key;
+  ui.progressText.textContent = `Ready · ${describe(model.info)}`;
+  ui.progressText.title = model.info.backendReason;
+  return model;
+}
+
+ui.load.addEventListener('click', () => void ensureLoaded().catch(showError));
+
+ui.generate.addEventListener('click', async () => {
+  ui.error.hidden = true;
+  ui.generate.disabled = true;
+  try {
+    const handle = await ensureLoaded();
+    running = new AbortController();
+    ui.stop.disabled = false;
+    ui.output.textContent = ui.prompt.value;
+    const stream = handle.stream(ui.prompt.value, {
+      maxNewTokens: Number(ui.maxTokens.value),
+      temperature: Number(ui.temperature.value),
+      seed: Number(ui.seed.value),
+      signal: running.signal,
+    });
+    for await (const chunk of stream) ui.output.textContent += chunk;
+    const { stats } = await stream.result;
+    ui.metrics.textContent =
+      `${describe(handle.info)} · TTFT ${stats.timeToFirstTokenMs.toFixed(0)} ms · ` +
+      `prefill ${stats.prefillTokensPerSecond.toFixed(0)} tok/s · decode ${stats.decodeTokensPerSecond.toFixed(1)} tok/s · ` +
+      `${stats.promptTokens} in / ${stats.generatedTokens} out`;
+  } catch (err) {
+    if (!(err instanceof SlmError && err.code === 'aborted')) showError(err);
+  } finally {
+    running = null;
+    ui.stop.disabled = true;
+    ui.generate.disabled = false;
+  }
+});
+
+ui.stop.addEventListener('click', () => running?.abort());
+
+// Ready: the client exists and every handler is attached.
+ui.load.disabled = false;
+ui.generate.disabled = false;

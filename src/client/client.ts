@@ -1,0 +1,182 @@
+/**
+ * What an embedder uses on the page: spawns the engine worker the Vite way (or runs the engine
+ * in-page), and turns worker callbacks into AsyncIterables and AbortSignals into abort requests.
+ */
+import type * as ComlinkTypes from 'comlink';
+import { defaultEnv, type RuntimeEnv } from '../env.ts';
+import type { Engine } from '../engine/engine.ts';
+import { installErrorTransfer } from '../rpc.ts';
+import type { GenerateOptions, GenerationResult, LoadOptions, ModelInfo } from '../types.ts';
+
+type EngineApi = Pick<Engine, 'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate'>;
+type RemoteEngine = ComlinkTypes.Remote<Engine>;
+
+/** An AsyncIterable of text chunks that also exposes the final result (text, ids, stats). */
+export interface GenerationStream extends AsyncIterable<string> {
+  readonly result: Promise<GenerationResult>;
+}
+
+export interface ClientOptions {
+  /** Overrides of where models, ORT files and the Hub are (defaults derive from the page's base URL). */
+  env?: Partial<RuntimeEnv>;
+}
+
+let requestCounter = 0;
+
+export class SlmClient {
+  private constructor(
+    private readonly engine: EngineApi | RemoteEngine,
+    private readonly comlink: typeof ComlinkTypes | null,
+    private readonly worker: Worker | null,
+  ) {}
+
+  /** Starts the engine in a dedicated module worker served by the app itself. */
+  static async inWorker(options: ClientOptions & { worker?: Worker } = {}): Promise<SlmClient> {
+    const Comlink = installErrorTransfer();
+    const worker = options.worker ?? new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'slm-engine' });
+    const engine = Comlink.wrap<Engine>(worker);
+    await engine.configure({ ...pageEnv(), ...options.env });
+    return new SlmClient(engine, Comlink, worker);
+  }
+
+  /** Runs the engine on the calling thread (single-threaded WASM; generation blocks between awaits). */
+  static async inPage(options: ClientOptions = {}): Promise<SlmClient> {
+    const { Engine } = await import('../engine/engine.ts');
+    const engine = new Engine();
+    engine.configure({ ...pageEnv(), ...options.env });
+    return new SlmClient(engine, null, null);
+  }
+
+  async load(model: string, options: LoadOptions = {}): Promise<ModelHandle> {
+    const { onProgress, signal, ...rest } = options;
+    const info = await this.call(signal, (extra) =>
+      this.engine.load(model, { ...rest, ...extra }, onProgress && this.callback(onProgress)),
+    );
+    return new ModelHandle(this, info);
+  }
+
+  async models(): Promise<ModelInfo[]> {
+    return this.engine.list();
+  }
+
+  /** Stops the worker at once; every model in it is gone. */
+  terminate(): void {
+    if (this.comlink) (this.engine as RemoteEngine)[this.comlink.releaseProxy]();
+    this.worker?.terminate();
+  }
+
+  /** @internal */
+  generate(handle: string, prompt: string, options: GenerateOptions, onText?: (chunk: string) => void): Promise<GenerationResult> {
+    const { signal, ...rest } = options;
+    return this.call(signal, (extra) => this.engine.generate(handle, prompt, { ...rest, ...extra }, onText && this.callback(onText)));
+  }
+
+  /** @internal */
+  info(handle: string): Promise<ModelInfo> {
+    return Promise.resolve(this.engine.info(handle));
+  }
+
+  /** @internal */
+  unload(handle: string): Promise<void> {
+    return this.engine.unload(handle);
+  }
+
+  /** In-page the signal goes straight through; across the worker it becomes a request id plus abort(). */
+  private async call<T>(signal: AbortSignal | undefined, fn: (extra: { signal?: AbortSignal; requestId?: string }) => Promise<T>): Promise<T> {
+    if (!this.comlink || !signal) return fn(signal ? { signal } : {});
+    const requestId = `r${++requestCounter}`;
+    const abort = (): void => void this.engine.abort(requestId);
+    if (signal.aborted) queueMicrotask(abort);
+    signal.addEventListener('abort', abort);
+    try {
+      return await fn({ requestId });
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+  }
+
+  private callback<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return this.comlink ? this.comlink.proxy(fn) : fn;
+  }
+}
+
+export class ModelHandle {
+  constructor(
+    private readonly client: SlmClient,
+    /** Backend, dtype, threads and load timings as of loading; refresh with `refreshInfo()`. */
+    public info: ModelInfo,
+  ) {}
+
+  get handle(): string {
+    return this.info.handle;
+  }
+
+  generate(prompt: string, options: GenerateOptions = {}): Promise<GenerationResult> {
+    return this.client.generate(this.handle, prompt, options);
+  }
+
+  /** Streams text chunks as they are generated; `await stream.result` for ids and stats. */
+  stream(prompt: string, options: GenerateOptions = {}): GenerationStream {
+    const chunks: string[] = [];
+    let received = '';
+    let settled = false;
+    let failure: unknown = null;
+    let wake: (() => void) | null = null;
+    const notify = (): void => {
+      wake?.();
+      wake = null;
+    };
+    const result = this.client
+      .generate(this.handle, prompt, options, (chunk) => {
+        if (settled) return;
+        received += chunk;
+        chunks.push(chunk);
+        notify();
+      })
+      .then(
+        (r) => {
+          // Chunks travel on their own channel and may trail the result: the result's text is authoritative.
+          if (r.text.length > received.length) chunks.push(r.text.slice(received.length));
+          settled = true;
+          notify();
+          return r;
+        },
+        (err: unknown) => {
+          failure = err;
+          settled = true;
+          notify();
+          throw err;
+        },
+      );
+    result.catch(() => {}); // the iterator rethrows; an unobserved result must not be reported twice
+    return {
+      result,
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          if (chunks.length) {
+            yield chunks.shift()!;
+            continue;
+          }
+          if (settled) {
+            if (failure) throw failure;
+            return;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+    };
+  }
+
+  async refreshInfo(): Promise<ModelInfo> {
+    this.info = await this.client.info(this.handle);
+    return this.info;
+  }
+
+  unload(): Promise<void> {
+    return this.client.unload(this.handle);
+  }
+}
+
+function pageEnv(): RuntimeEnv {
+  return defaultEnv(new URL(import.meta.env.BASE_URL, globalThis.location.href).href);
+}

@@ -1,0 +1,252 @@
+/**
+ * The runtime: loads models by handle and runs generation on them. It runs in a Web Worker behind
+ * workers/engine.worker.ts, or on the page itself; every argument and result is structured-clone safe
+ * and cancellation works by AbortSignal (in-page) or by request id (across the worker boundary).
+ *
+ * Generations on one model run one at a time in call order (a queue): a second call waits for the
+ * first instead of failing, and an aborted call leaves the queue at once.
+ */
+import { defaultEnv, type RuntimeEnv } from '../env.ts';
+import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, throwIfAborted } from '../errors.ts';
+import type { FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent } from '../types.ts';
+import { Sampler } from './generation/sampling.ts';
+import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
+import { loadModel, type LoadedModel } from './load.ts';
+
+/** Options as they cross the worker boundary: a request id stands in for the AbortSignal. */
+export interface RequestOptions {
+  requestId?: string;
+}
+
+interface Entry {
+  model: string;
+  loaded: LoadedModel;
+  queue: Promise<unknown>;
+  unloaded: boolean;
+  inFlight: AbortController | null;
+}
+
+export class Engine {
+  private env: RuntimeEnv = defaultEnv(globalThis.location?.href ?? 'http://localhost/');
+  private readonly models = new Map<string, Entry>();
+  private readonly requests = new Map<string, AbortController>();
+  private nextHandle = 1;
+
+  configure(env: Partial<RuntimeEnv>): void {
+    this.env = { ...this.env, ...env };
+  }
+
+  /** Aborts the load or generation started with this request id (no-op if it already finished). */
+  abort(requestId: string): void {
+    this.requests.get(requestId)?.abort(new AbortError('aborted by the caller'));
+  }
+
+  async load(model: string, options: Omit<LoadOptions, 'onProgress'> & RequestOptions = {}, onProgress?: (e: ProgressEvent) => void): Promise<ModelInfo> {
+    return this.withSignal(options, async (signal) => {
+      const loaded = await loadModel(this.env, model, { ...options, signal, ...(onProgress && { onProgress }) });
+      const handle = `m${this.nextHandle++}`;
+      this.models.set(handle, { model, loaded, queue: Promise.resolve(), unloaded: false, inFlight: null });
+      return this.info(handle);
+    });
+  }
+
+  info(handle: string): ModelInfo {
+    const { model, loaded } = this.entry(handle);
+    const { decoder } = loaded;
+    return {
+      handle,
+      model,
+      url: loaded.url,
+      dtype: loaded.dtype,
+      backend: decoder.backend.name,
+      backendReason: loaded.backendReason,
+      fellBack: loaded.fellBack,
+      threads: decoder.backend.threads,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      contextLength: decoder.shape.contextLength,
+      vocabSize: decoder.shape.vocabSize,
+      weightBytes: loaded.weightBytes,
+      load: loaded.timings,
+      ...(decoder.backend.adapter && { adapter: decoder.backend.adapter }),
+    };
+  }
+
+  list(): ModelInfo[] {
+    return [...this.models.keys()].map((h) => this.info(h));
+  }
+
+  /** Frees the model's session; a generation in progress on it is aborted first. */
+  async unload(handle: string): Promise<void> {
+    const entry = this.entry(handle);
+    entry.unloaded = true;
+    this.models.delete(handle);
+    entry.inFlight?.abort(new AbortError('the model was unloaded'));
+    await entry.queue.catch(() => {});
+    await entry.loaded.decoder.release();
+  }
+
+  /** Generates a continuation of `prompt`; `onText` receives the text as it is produced. */
+  async generate(handle: string, prompt: string, options: Omit<GenerateOptions, 'signal'> & RequestOptions & { signal?: AbortSignal } = {}, onText?: (chunk: string) => void): Promise<GenerationResult> {
+    const entry = this.entry(handle);
+    const opts = validateGenerateOptions(prompt, options);
+    return this.withSignal(options, (signal) => {
+      const run = entry.queue.then(async () => {
+        throwIfAborted(signal, 'generation');
+        if (entry.unloaded) throw new ModelNotLoadedError(`model ${handle} was unloaded`);
+        const controller = new AbortController();
+        const onAbort = (): void => controller.abort(signal.reason);
+        signal.addEventListener('abort', onAbort);
+        entry.inFlight = controller;
+        try {
+          return await this.run(entry, prompt, opts, controller.signal, onText);
+        } finally {
+          entry.inFlight = null;
+          signal.removeEventListener('abort', onAbort);
+        }
+      });
+      entry.queue = run.catch(() => {});
+      return run;
+    });
+  }
+
+  private async run(entry: Entry, prompt: string, opts: Required<Omit<GenerateOptions, 'signal'>>, signal: AbortSignal, onText?: (chunk: string) => void): Promise<GenerationResult> {
+    const { loaded } = entry;
+    const { tokenizer, eosIds } = loaded;
+    const started = performance.now();
+    const promptIds = tokenizer.encode(prompt);
+    const { contextLength } = loaded.decoder.shape;
+    if (promptIds.length >= contextLength) {
+      throw new ContextOverflowError(`the prompt is ${promptIds.length} tokens; this model's context is ${contextLength} tokens (leave room for at least one new token)`, {
+        details: { promptTokens: promptIds.length, contextLength },
+      });
+    }
+    const budget = Math.min(opts.maxNewTokens, contextLength - promptIds.length);
+    const sampler = new Sampler(opts);
+    const decode = (ids: number[]): string => tokenizer.decode(ids, { skip_special_tokens: true });
+    const stream = new TokenTextStream(decode, promptIds);
+    const stops = new StopStringFilter(opts.stop);
+    const generated: number[] = [];
+    let text = '';
+    let finishReason: FinishReason = 'length';
+    const emit = (chunk: string): void => {
+      if (!chunk) return;
+      text += chunk;
+      onText?.(chunk);
+    };
+
+    loaded.decoder.reset();
+    const fed = [...promptIds];
+    let logits = budget > 0 ? await this.step(loaded, promptIds, fed) : null;
+    const prefillDone = performance.now();
+    let firstTokenAt = prefillDone;
+    while (logits && generated.length < budget) {
+      if (signal.aborted) {
+        finishReason = 'aborted';
+        break;
+      }
+      const next = sampler.next(logits, opts.repetitionPenalty !== 1 ? [...promptIds, ...generated] : []);
+      if (generated.length === 0) firstTokenAt = performance.now();
+      if (eosIds.has(next)) {
+        finishReason = 'eos';
+        break;
+      }
+      generated.push(next);
+      const { text: visible, stopped } = stops.push(stream.push(next));
+      emit(visible);
+      if (stopped) {
+        finishReason = 'stop';
+        break;
+      }
+      if (generated.length >= budget) break;
+      fed.push(next);
+      logits = await this.step(loaded, [next], fed);
+    }
+    if (finishReason !== 'stop') emit(stops.push(stream.flush()).text + stops.flush());
+    const ended = performance.now();
+    if (finishReason === 'aborted') {
+      throw new AbortError('generation was aborted', { cause: signal.reason, details: { text, generatedTokens: generated.length } });
+    }
+    const decodeTokens = Math.max(0, generated.length - 1);
+    return {
+      text,
+      tokenIds: generated,
+      finishReason,
+      stats: {
+        promptTokens: promptIds.length,
+        generatedTokens: generated.length,
+        timeToFirstTokenMs: firstTokenAt - started,
+        prefillMs: prefillDone - started,
+        decodeMs: ended - firstTokenAt,
+        prefillTokensPerSecond: (promptIds.length * 1000) / Math.max(1e-3, prefillDone - started),
+        decodeTokensPerSecond: decodeTokens > 0 ? (decodeTokens * 1000) / Math.max(1e-3, ended - firstTokenAt) : 0,
+        backend: loaded.decoder.backend.name,
+      },
+    };
+  }
+
+  /**
+   * One decoder step over `ids` (the tail of `history`, every id fed so far). If a WebGPU run fails,
+   * the model moves to WASM and the new decoder is brought up to date by feeding the whole history.
+   */
+  private async step(loaded: LoadedModel, ids: number[], history: number[]): Promise<Float32Array> {
+    const decoder = loaded.decoder;
+    if (decoder.position !== history.length - ids.length) {
+      // The decoder was replaced (device lost) since the last step: rebuild its cache.
+      decoder.reset();
+      ids = history;
+    }
+    try {
+      return await decoder.step(ids);
+    } catch (err) {
+      if (decoder.backend.name !== 'webgpu') throw err;
+      await loaded.fallBackToWasm(`a WebGPU run failed (${err instanceof Error ? err.message : String(err)})`);
+      return loaded.decoder.step(history);
+    }
+  }
+
+  private entry(handle: string): Entry {
+    const entry = this.models.get(handle);
+    if (!entry) throw new ModelNotLoadedError(`no model is loaded with handle ${JSON.stringify(handle)} (never loaded, or unloaded)`);
+    return entry;
+  }
+
+  /** Runs `fn` with one AbortSignal that fires for the caller's signal or for abort(requestId). */
+  private async withSignal<T>(options: { signal?: AbortSignal; requestId?: string }, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const { signal, requestId } = options;
+    const forward = (): void => controller.abort(signal?.reason);
+    if (signal?.aborted) forward();
+    signal?.addEventListener('abort', forward);
+    if (requestId) this.requests.set(requestId, controller);
+    try {
+      return await fn(controller.signal);
+    } finally {
+      signal?.removeEventListener('abort', forward);
+      if (requestId) this.requests.delete(requestId);
+    }
+  }
+}
+
+function validateGenerateOptions(prompt: unknown, o: GenerateOptions): Required<Omit<GenerateOptions, 'signal'>> {
+  if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string; got ${prompt === null ? 'null' : typeof prompt}`);
+  const opts = {
+    maxNewTokens: o.maxNewTokens ?? 128,
+    temperature: o.temperature ?? 0,
+    topK: o.topK ?? 0,
+    topP: o.topP ?? 1,
+    repetitionPenalty: o.repetitionPenalty ?? 1,
+    seed: o.seed ?? Math.floor(Math.random() * 2 ** 32),
+    stop: o.stop ?? [],
+  };
+  const check = (ok: boolean, what: string, value: unknown): void => {
+    if (!ok) throw new InvalidArgumentError(`${what}; got ${JSON.stringify(value)}`, { details: { value } });
+  };
+  check(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 0, 'maxNewTokens must be a non-negative integer', opts.maxNewTokens);
+  check(Number.isFinite(opts.temperature) && opts.temperature >= 0, 'temperature must be a finite number ≥ 0', opts.temperature);
+  check(Number.isInteger(opts.topK) && opts.topK >= 0, 'topK must be a non-negative integer (0 = off)', opts.topK);
+  check(Number.isFinite(opts.topP) && opts.topP > 0 && opts.topP <= 1, 'topP must be in (0, 1]', opts.topP);
+  check(Number.isFinite(opts.repetitionPenalty) && opts.repetitionPenalty > 0, 'repetitionPenalty must be a number > 0', opts.repetitionPenalty);
+  check(Number.isInteger(opts.seed) && opts.seed >= 0 && opts.seed < 2 ** 32, 'seed must be an integer from 0 to 2^32 − 1', opts.seed);
+  check(Array.isArray(opts.stop) && opts.stop.every((s) => typeof s === 'string' && s.length > 0), 'stop must be an array of non-empty strings', opts.stop);
+  return opts;
+}

@@ -1,0 +1,95 @@
+/**
+ * One sequence through a decoder-with-past ONNX graph (the transformers.js signature): feeds ids,
+ * keeps the KV cache from one step to the next (on the GPU for WebGPU), and returns the logits of
+ * the last position. Buffers for the mask and positions are allocated once per sequence length.
+ */
+import { InvalidModelFileError } from '../../errors.ts';
+import type { ExecutionBackend, InferenceSession, Tensor } from '../backends/types.ts';
+
+export interface DecoderShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  contextLength: number;
+}
+
+export class Decoder {
+  private past: Record<string, Tensor> = {};
+  private length = 0;
+  private readonly ones: BigInt64Array;
+  private readonly positions: BigInt64Array;
+  private readonly hasPositionIds: boolean;
+
+  constructor(
+    readonly backend: ExecutionBackend,
+    private readonly session: InferenceSession,
+    readonly shape: DecoderShape,
+  ) {
+    const inputs = new Set(session.inputNames);
+    for (const name of ['input_ids', 'attention_mask', 'past_key_values.0.key']) {
+      if (!inputs.has(name)) throw new InvalidModelFileError(`the ONNX graph has no input "${name}"; it is not a decoder-with-past model`);
+    }
+    const pastLayers = session.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n)).length;
+    if (pastLayers !== shape.layers) {
+      throw new InvalidModelFileError(`config.json says ${shape.layers} layers but the ONNX graph has ${pastLayers} past_key_values inputs`);
+    }
+    this.hasPositionIds = inputs.has('position_ids');
+    this.ones = new BigInt64Array(shape.contextLength).fill(1n);
+    this.positions = BigInt64Array.from({ length: shape.contextLength }, (_, i) => BigInt(i));
+    this.reset();
+  }
+
+  /** Tokens in the KV cache. */
+  get position(): number {
+    return this.length;
+  }
+
+  /** Starts a new sequence. */
+  reset(): void {
+    this.disposePast();
+    const { Tensor } = this.backend.ort;
+    const empty = new Float32Array(0);
+    for (let l = 0; l < this.shape.layers; l++) {
+      for (const kind of ['key', 'value']) {
+        this.past[`past_key_values.${l}.${kind}`] = new Tensor('float32', empty, [1, this.shape.kvHeads, 0, this.shape.headDim]);
+      }
+    }
+    this.length = 0;
+  }
+
+  /** Runs `ids` after the tokens already in the cache; returns the logits of the last id. */
+  async step(ids: ArrayLike<number>): Promise<Float32Array> {
+    const { Tensor } = this.backend.ort;
+    const n = ids.length;
+    const total = this.length + n;
+    const feeds: Record<string, Tensor> = {
+      ...this.past,
+      input_ids: new Tensor('int64', BigInt64Array.from(ids as ArrayLike<number>, (v) => BigInt(v)), [1, n]),
+      attention_mask: new Tensor('int64', this.ones.subarray(0, total), [1, total]),
+    };
+    if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(this.length, total), [1, n]);
+    const out = await this.session.run(feeds);
+    this.disposePast();
+    for (let l = 0; l < this.shape.layers; l++) {
+      this.past[`past_key_values.${l}.key`] = out[`present.${l}.key`]!;
+      this.past[`past_key_values.${l}.value`] = out[`present.${l}.value`]!;
+    }
+    this.length = total;
+    const logits = out.logits!;
+    const data = logits.data as Float32Array;
+    const v = this.shape.vocabSize;
+    return data.subarray((n - 1) * v, n * v);
+  }
+
+  async release(): Promise<void> {
+    this.disposePast();
+    await this.session.release();
+  }
+
+  private disposePast(): void {
+    // GPU-resident tensors hold GPU buffers until disposed; CPU tensors make this a no-op.
+    for (const t of Object.values(this.past)) t.dispose();
+    this.past = {};
+  }
+}

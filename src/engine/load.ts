@@ -1,0 +1,243 @@
+/**
+ * fetch → verify → create session: everything needed to turn a model reference into a ready decoder,
+ * with per-phase timings and the backend policy (WebGPU when the probe and a first run succeed, WASM
+ * otherwise, with the reason recorded).
+ */
+import { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { RuntimeEnv } from '../env.ts';
+import { BackendUnavailableError, DtypeUnavailableError, InvalidArgumentError, InvalidModelFileError, ModelNotFoundError, SlmError, throwIfAborted } from '../errors.ts';
+import { fetchFile, type FileKind } from '../storage/fetch-file.ts';
+import type { Backend, DeviceRequest, Dtype, LoadOptions, LoadTimings, ProgressEvent } from '../types.ts';
+import type { ExecutionBackend } from './backends/types.ts';
+import { wasmBackend } from './backends/wasm.ts';
+import { probeWebGpu, webgpuBackend } from './backends/webgpu.ts';
+import { Decoder, type DecoderShape } from './generation/decoder.ts';
+import { resolveModel } from './resolve.ts';
+
+export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'q4'];
+const DEVICES: readonly DeviceRequest[] = ['auto', 'webgpu', 'wasm'];
+/** transformers.js file naming for each dtype. */
+export const DTYPE_FILES: Record<Dtype, string> = { fp32: 'onnx/model.onnx', q8: 'onnx/model_quantized.onnx', q4: 'onnx/model_q4.onnx' };
+
+interface Manifest {
+  files?: Record<string, { bytes: number; sha256: string }>;
+  dtypes?: Partial<Record<Dtype, { file: string }>>;
+}
+
+interface ModelConfig {
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads?: number;
+  hidden_size: number;
+  head_dim?: number;
+  vocab_size: number;
+  max_position_embeddings?: number;
+  eos_token_id?: number | number[];
+}
+
+export interface LoadedModel {
+  url: string;
+  dtype: Dtype;
+  tokenizer: PreTrainedTokenizer;
+  decoder: Decoder;
+  eosIds: Set<number>;
+  backendReason: string;
+  fellBack: boolean;
+  weightBytes: number;
+  timings: LoadTimings;
+  /** Re-creates the decoder on WASM (after a lost GPU device or a failed GPU run). */
+  fallBackToWasm(reason: string): Promise<void>;
+}
+
+export function validateLoadOptions(opts: LoadOptions): Required<Pick<LoadOptions, 'dtype' | 'device' | 'threads'>> {
+  const dtype = opts.dtype ?? 'q4';
+  const device = opts.device ?? 'auto';
+  const threads = opts.threads ?? 1;
+  if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`dtype must be one of ${DTYPES.join(', ')}; got ${JSON.stringify(dtype)}`);
+  if (!DEVICES.includes(device)) throw new InvalidArgumentError(`device must be one of ${DEVICES.join(', ')}; got ${JSON.stringify(device)}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new InvalidArgumentError(`threads must be an integer from 1 to 64; got ${threads}`);
+  return { dtype, device, threads };
+}
+
+export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOptions): Promise<LoadedModel> {
+  const { dtype, device, threads } = validateLoadOptions(opts);
+  const { baseUrl, kind } = resolveModel(model, env, opts.revision);
+  const started = performance.now();
+  const signal = opts.signal;
+  let totalLoaded = 0;
+  let totalBytes: number | undefined;
+  const progress = (e: Omit<ProgressEvent, 'totalLoaded' | 'totalBytes'>): void =>
+    opts.onProgress?.({ ...e, totalLoaded, ...(totalBytes !== undefined && { totalBytes }) });
+
+  const get = async (file: string, fileKind: FileKind, expectedBytes?: number): Promise<Uint8Array> => {
+    let counted = 0;
+    const bytes = await fetchFile(baseUrl + file, {
+      kind: fileKind,
+      signal,
+      expectedBytes,
+      onProgress: (loaded, total) => {
+        totalLoaded += loaded - counted;
+        counted = loaded;
+        progress({ phase: 'fetch', file, loaded, ...(total !== undefined && { total }) });
+      },
+    });
+    return bytes;
+  };
+  const getJson = async <T>(file: string, expectedBytes?: number): Promise<T> =>
+    JSON.parse(new TextDecoder().decode(await get(file, 'json', expectedBytes))) as T;
+
+  // The manifest is optional (Hub repos have none); without one nothing can be checked ahead of time.
+  const manifest = await getJson<Manifest>('manifest.json').catch((err: unknown) => {
+    if (err instanceof ModelNotFoundError) return null;
+    throw err;
+  });
+  const sizeOf = (file: string): number | undefined => manifest?.files?.[file]?.bytes;
+  const onnxFile = manifest?.dtypes?.[dtype]?.file ?? DTYPE_FILES[dtype];
+  if (manifest?.dtypes && !manifest.dtypes[dtype]) {
+    throw new DtypeUnavailableError(`${model} has no ${dtype} weights; available: ${Object.keys(manifest.dtypes).join(', ')}`, {
+      details: { model, dtype, available: Object.keys(manifest.dtypes) },
+    });
+  }
+  const needed = ['config.json', 'tokenizer.json', 'tokenizer_config.json', onnxFile];
+  if (manifest?.files && needed.every((f) => sizeOf(f) !== undefined)) {
+    totalBytes = needed.reduce((n, f) => n + sizeOf(f)!, 0) + (sizeOf('manifest.json') ?? 0);
+  }
+
+  const config = await getJson<ModelConfig>('config.json', sizeOf('config.json')).catch((err: unknown) => {
+    if (err instanceof ModelNotFoundError) {
+      const what = kind === 'bundled' ? `no bundled model "${model}"` : `no model at ${baseUrl}`;
+      throw new ModelNotFoundError(`${what} (${baseUrl}config.json: HTTP 404)`, { cause: err, details: { model, url: baseUrl } });
+    }
+    throw err;
+  });
+  const [tokenizerJson, tokenizerConfig, onnx] = await Promise.all([
+    getJson<object>('tokenizer.json', sizeOf('tokenizer.json')),
+    getJson<object>('tokenizer_config.json', sizeOf('tokenizer_config.json')),
+    get(onnxFile, 'onnx', sizeOf(onnxFile)).catch((err: unknown) => {
+      if (err instanceof ModelNotFoundError) {
+        throw new DtypeUnavailableError(`${model} has no ${dtype} weights (${baseUrl}${onnxFile}: HTTP 404)`, { cause: err, details: { model, dtype } });
+      }
+      throw err;
+    }),
+  ]);
+  const fetched = performance.now();
+
+  const shape = decoderShape(config, baseUrl);
+  const tokenizer = new PreTrainedTokenizer(tokenizerJson, tokenizerConfig);
+  const eos = config.eos_token_id ?? tokenizer.eos_token_id;
+  const eosIds = new Set<number>((Array.isArray(eos) ? eos : [eos]).filter((v): v is number => typeof v === 'number'));
+
+  throwIfAborted(signal, `loading ${model}`);
+  progress({ phase: 'compile' });
+  const wasmDecoder = async (): Promise<Decoder> => {
+    const backend = await wasmBackend(env, threads);
+    return new Decoder(backend, await backend.createSession(onnx, []), shape);
+  };
+  const created = await createDecoder(env, device, onnx, shape, wasmDecoder, signal);
+  const compiled = performance.now();
+  progress({ phase: 'warmup' });
+  const warmupToken = tokenizer.bos_token_id ?? 0;
+  const { decoder, backendReason, fellBack } = await warmUp(created, device, warmupToken, wasmDecoder, signal);
+  const warmed = performance.now();
+  progress({ phase: 'ready' });
+
+  const loaded: LoadedModel = {
+    url: baseUrl,
+    dtype,
+    tokenizer,
+    decoder,
+    eosIds,
+    backendReason,
+    fellBack,
+    weightBytes: onnx.byteLength,
+    timings: {
+      fetchMs: fetched - started,
+      compileMs: compiled - fetched,
+      warmupMs: warmed - compiled,
+      totalMs: warmed - started,
+    },
+    async fallBackToWasm(reason: string) {
+      const old = loaded.decoder;
+      loaded.decoder = await wasmDecoder();
+      loaded.backendReason = `${reason}; fell back to WASM`;
+      loaded.fellBack = true;
+      await old.release().catch(() => {});
+    },
+  };
+  decoder.backend.onLost((reason) => void loaded.fallBackToWasm(reason));
+  return loaded;
+}
+
+function decoderShape(config: ModelConfig, baseUrl: string): DecoderShape {
+  const heads = config.num_attention_heads;
+  const shape: DecoderShape = {
+    layers: config.num_hidden_layers,
+    kvHeads: config.num_key_value_heads ?? heads,
+    headDim: config.head_dim ?? config.hidden_size / heads,
+    vocabSize: config.vocab_size,
+    contextLength: config.max_position_embeddings ?? 2048,
+  };
+  for (const [k, v] of Object.entries(shape)) {
+    if (!Number.isInteger(v) || v <= 0) throw new InvalidModelFileError(`${baseUrl}config.json: ${k} is ${v}; is this a decoder LLM config?`);
+  }
+  return shape;
+}
+
+interface Created {
+  decoder: Decoder;
+  backendReason: string;
+  fellBack: boolean;
+}
+
+async function createDecoder(
+  env: RuntimeEnv,
+  device: DeviceRequest,
+  onnx: Uint8Array,
+  shape: DecoderShape,
+  wasmDecoder: () => Promise<Decoder>,
+  signal?: AbortSignal,
+): Promise<Created> {
+  const outputs = ['logits', ...Array.from({ length: shape.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat()];
+  let reason = 'WASM was requested';
+  let fellBack = false;
+  if (device !== 'wasm') {
+    const probe = await probeWebGpu(shape.vocabSize * shape.kvHeads * shape.headDim * 4);
+    if (!probe.ok) {
+      if (device === 'webgpu') throw new BackendUnavailableError(`WebGPU was requested but ${probe.reason}`);
+      reason = `WebGPU unavailable (${probe.reason}); using WASM`;
+    } else {
+      try {
+        const backend = await webgpuBackend(env, probe);
+        const session = await backend.createSession(onnx, outputs);
+        return { decoder: new Decoder(backend, session, shape), backendReason: `WebGPU adapter: ${probe.description}`, fellBack: false };
+      } catch (err) {
+        if (device === 'webgpu') throw new BackendUnavailableError(`WebGPU session creation failed: ${message(err)}`, { cause: err });
+        reason = `WebGPU session creation failed (${message(err)}); fell back to WASM`;
+        fellBack = true;
+      }
+    }
+  }
+  throwIfAborted(signal, 'loading the model');
+  return { decoder: await wasmDecoder(), backendReason: reason, fellBack };
+}
+
+/** One real step validates the backend: a WebGPU run that throws or returns non-finite logits means WASM. */
+async function warmUp(created: Created, device: DeviceRequest, token: number, wasmDecoder: () => Promise<Decoder>, signal?: AbortSignal): Promise<Created> {
+  const { decoder } = created;
+  const failure = await decoder
+    .step([token])
+    .then((logits) => (logits.every(Number.isFinite) ? null : 'the first run produced non-finite logits'))
+    .catch((err: unknown) => `the first run failed: ${message(err)}`);
+  decoder.reset();
+  if (failure === null) return created;
+  if (decoder.backend.name === 'wasm' || device === 'webgpu') {
+    throw new SlmError(`${failure} on ${decoder.backend.name}`, { details: { backend: decoder.backend.name as Backend } });
+  }
+  await decoder.release().catch(() => {});
+  throwIfAborted(signal, 'loading the model');
+  return { decoder: await wasmDecoder(), backendReason: `WebGPU ${failure}; fell back to WASM`, fellBack: true };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

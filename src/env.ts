@@ -1,0 +1,18 @@
+/** The one place to configure where the runtime finds things. Plain data, so it crosses into the worker. */
+export interface RuntimeEnv {
+  /** Bundled model ids resolve to `${modelBaseUrl}${id}/`. */
+  modelBaseUrl: string;
+  /** Folder serving onnxruntime-web's .mjs/.wasm files (never a CDN by default). */
+  ortBaseUrl: string;
+  /** Host for Hub repo ids such as "org/name": files come from `${hubHost}/${repo}/resolve/${revision}/`. */
+  hubHost: string;
+}
+
+/** Defaults for an app served from `appBase` (the page's base URL). */
+export function defaultEnv(appBase: string): RuntimeEnv {
+  return {
+    modelBaseUrl: new URL('models/', appBase).href,
+    ortBaseUrl: new URL('ort/', appBase).href,
+    hubHost: 'https://huggingface.co',
+  };
+}

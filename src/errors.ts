@@ -1,0 +1,109 @@
+/**
+ * The typed errors every layer throws. Each carries a stable `code`, a message a user can act on and,
+ * where there is one, the underlying `cause`. Errors cross the worker boundary with their class intact
+ * (see rpc.ts), so `instanceof` works in the page exactly as in the worker.
+ */
+export type ErrorCode =
+  | 'invalid-argument'
+  | 'model-not-found'
+  | 'invalid-model-file'
+  | 'dtype-unavailable'
+  | 'context-overflow'
+  | 'model-not-loaded'
+  | 'backend-unavailable'
+  | 'network'
+  | 'integrity'
+  | 'quota-exceeded'
+  | 'aborted'
+  | 'internal';
+
+export class SlmError extends Error {
+  readonly code: ErrorCode = 'internal';
+  /** Machine-readable facts about the failure (URL, limits, available dtypes...). */
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.details = options.details ?? {};
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+export class InvalidArgumentError extends SlmError {
+  override readonly code = 'invalid-argument';
+}
+/** No model at that id or URL (404 for config.json, or an unknown bundled id). */
+export class ModelNotFoundError extends SlmError {
+  override readonly code = 'model-not-found';
+}
+/** A response that is not the file asked for: HTML instead of ONNX, unparsable JSON, bad ONNX header. */
+export class InvalidModelFileError extends SlmError {
+  override readonly code = 'invalid-model-file';
+}
+export class DtypeUnavailableError extends SlmError {
+  override readonly code = 'dtype-unavailable';
+}
+export class ContextOverflowError extends SlmError {
+  override readonly code = 'context-overflow';
+}
+/** The handle was never loaded or has been unloaded. */
+export class ModelNotLoadedError extends SlmError {
+  override readonly code = 'model-not-loaded';
+}
+export class BackendUnavailableError extends SlmError {
+  override readonly code = 'backend-unavailable';
+}
+export class NetworkError extends SlmError {
+  override readonly code = 'network';
+}
+export class IntegrityError extends SlmError {
+  override readonly code = 'integrity';
+}
+export class QuotaExceededError extends SlmError {
+  override readonly code = 'quota-exceeded';
+}
+export class AbortError extends SlmError {
+  override readonly code = 'aborted';
+}
+
+const BY_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) => SlmError> = {
+  'invalid-argument': InvalidArgumentError,
+  'model-not-found': ModelNotFoundError,
+  'invalid-model-file': InvalidModelFileError,
+  'dtype-unavailable': DtypeUnavailableError,
+  'context-overflow': ContextOverflowError,
+  'model-not-loaded': ModelNotLoadedError,
+  'backend-unavailable': BackendUnavailableError,
+  network: NetworkError,
+  integrity: IntegrityError,
+  'quota-exceeded': QuotaExceededError,
+  aborted: AbortError,
+  internal: SlmError,
+};
+
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+  stack?: string;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof SlmError) return { code: err.code, message: err.message, details: err.details, stack: err.stack };
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { code: 'internal', message: e.message, details: { name: e.name }, stack: e.stack };
+}
+
+export function deserializeError(s: SerializedError): SlmError {
+  const err = new (BY_CODE[s.code] ?? SlmError)(s.message, { details: s.details });
+  if (s.stack) err.stack = s.stack;
+  return err;
+}
+
+/** Throws the AbortError for `signal` if it has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortError(`${what} was aborted`, { cause: signal.reason });
+}

@@ -1,0 +1,6 @@
+/** Public API of the browser SLM runtime. */
+export { SlmClient, ModelHandle, type GenerationStream, type ClientOptions } from './client/client.ts';
+export { Engine } from './engine/engine.ts';
+export { defaultEnv, type RuntimeEnv } from './env.ts';
+export * from './errors.ts';
+export type * from './types.ts';

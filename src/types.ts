@@ -1,0 +1,97 @@
+/** Public types of the runtime: what an embedder passes in and gets back. All are structured-clone safe. */
+
+export type Dtype = 'fp32' | 'q8' | 'q4';
+export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
+export type Backend = 'webgpu' | 'wasm';
+
+export type LoadPhase = 'fetch' | 'compile' | 'warmup' | 'ready';
+
+export interface ProgressEvent {
+  phase: LoadPhase;
+  /** File being fetched (fetch phase). */
+  file?: string;
+  /** Bytes of `file` received so far, and its size when known. */
+  loaded?: number;
+  total?: number;
+  /** Bytes of all model files received so far and their expected total, when known. */
+  totalLoaded: number;
+  totalBytes?: number;
+}
+
+export interface LoadOptions {
+  dtype?: Dtype;
+  device?: DeviceRequest;
+  /** WASM threads; default 1 (fastest on small models in our measurements, see README). */
+  threads?: number;
+  /** Revision for Hub repo ids. */
+  revision?: string;
+  onProgress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  /** 0 means greedy decoding (the default). */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  /** Seed for sampling; the same seed, prompt and options give the same text. */
+  seed?: number;
+  /** Generation ends before the first occurrence of any of these strings (not included in the output). */
+  stop?: string[];
+  signal?: AbortSignal;
+}
+
+export interface LoadTimings {
+  /** Fetching (and verifying) model files, ms. */
+  fetchMs: number;
+  /** Creating the inference session (graph optimisation, kernel and shader compilation), ms. */
+  compileMs: number;
+  /** The first run that validates the backend, ms. */
+  warmupMs: number;
+  totalMs: number;
+}
+
+export interface ModelInfo {
+  handle: string;
+  model: string;
+  /** Folder the files came from. */
+  url: string;
+  dtype: Dtype;
+  backend: Backend;
+  /** Why this backend: the probe result or the failure that caused a fallback. */
+  backendReason: string;
+  /** True when WebGPU was tried and the runtime fell back to WASM. */
+  fellBack: boolean;
+  /** WASM threads in effect (1 on WebGPU, where kernels run on the GPU). */
+  threads: number;
+  crossOriginIsolated: boolean;
+  contextLength: number;
+  vocabSize: number;
+  weightBytes: number;
+  load: LoadTimings;
+  adapter?: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'eos' | 'aborted';
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  /** From the call until the first generated token is known, ms. */
+  timeToFirstTokenMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerSecond: number;
+  /** Tokens after the first, per second of decoding. */
+  decodeTokensPerSecond: number;
+  backend: Backend;
+}
+
+export interface GenerationResult {
+  text: string;
+  tokenIds: number[];
+  finishReason: FinishReason;
+  stats: GenerationStats;
+}
