@@ -4,7 +4,15 @@ import { slmRuntime } from './src/vite/plugin.ts';
 // The demo runs under a strict CSP: no eval, scripts and workers only from this origin.
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' https:";
 
-export default defineConfig({
+// `--mode harness` builds the demo plus the test harness page into dist-harness/ (tests only).
+export default defineConfig(({ mode }) => ({
   plugins: [slmRuntime({ headers: { 'Content-Security-Policy': CSP } })],
-  build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
-});
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    outDir: mode === 'harness' ? 'dist-harness' : 'dist',
+    rollupOptions: {
+      input: { main: 'index.html', ...(mode === 'harness' && { harness: 'tests/browser/harness/index.html' }) },
+    },
+  },
+}));

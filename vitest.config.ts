@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 240_000,
     // Browser suites each start a server and a Chromium; run files one at a time on a 2-core machine.
     fileParallelism: false,
+    globalSetup: ['tests/browser/setup.ts'],
+    reporters: ['default', './tests/summary-reporter.ts'],
   },
 });

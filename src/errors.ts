@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'internal';
 
 export class SlmError extends Error {
+  // Explicit names: class names do not survive minification.
+  override name = 'SlmError';
   readonly code: ErrorCode = 'internal';
   /** Machine-readable facts about the failure (URL, limits, available dtypes...). */
   readonly details: Record<string, unknown>;
@@ -26,46 +28,53 @@ export class SlmError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.details = options.details ?? {};
   }
-
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
 
 export class InvalidArgumentError extends SlmError {
+  override name = 'InvalidArgumentError';
   override readonly code = 'invalid-argument';
 }
 /** No model at that id or URL (404 for config.json, or an unknown bundled id). */
 export class ModelNotFoundError extends SlmError {
+  override name = 'ModelNotFoundError';
   override readonly code = 'model-not-found';
 }
 /** A response that is not the file asked for: HTML instead of ONNX, unparsable JSON, bad ONNX header. */
 export class InvalidModelFileError extends SlmError {
+  override name = 'InvalidModelFileError';
   override readonly code = 'invalid-model-file';
 }
 export class DtypeUnavailableError extends SlmError {
+  override name = 'DtypeUnavailableError';
   override readonly code = 'dtype-unavailable';
 }
 export class ContextOverflowError extends SlmError {
+  override name = 'ContextOverflowError';
   override readonly code = 'context-overflow';
 }
 /** The handle was never loaded or has been unloaded. */
 export class ModelNotLoadedError extends SlmError {
+  override name = 'ModelNotLoadedError';
   override readonly code = 'model-not-loaded';
 }
 export class BackendUnavailableError extends SlmError {
+  override name = 'BackendUnavailableError';
   override readonly code = 'backend-unavailable';
 }
 export class NetworkError extends SlmError {
+  override name = 'NetworkError';
   override readonly code = 'network';
 }
 export class IntegrityError extends SlmError {
+  override name = 'IntegrityError';
   override readonly code = 'integrity';
 }
 export class QuotaExceededError extends SlmError {
+  override name = 'QuotaExceededError';
   override readonly code = 'quota-exceeded';
 }
 export class AbortError extends SlmError {
+  override name = 'AbortError';
   override readonly code = 'aborted';
 }
 

@@ -135,6 +135,8 @@ export class Engine {
     };
 
     loaded.decoder.reset();
+    let generatedAtAbort = -1;
+    signal.addEventListener('abort', () => (generatedAtAbort = generated.length), { once: true });
     const fed = [...promptIds];
     let logits = budget > 0 ? await this.step(loaded, promptIds, fed) : null;
     const prefillDone = performance.now();
@@ -159,12 +161,17 @@ export class Engine {
       }
       if (generated.length >= budget) break;
       fed.push(next);
+      // Let queued messages (an abort from the page) run between tokens; ORT's WASM runs resolve as microtasks.
+      await yieldToEventLoop();
       logits = await this.step(loaded, [next], fed);
     }
     if (finishReason !== 'stop') emit(stops.push(stream.flush()).text + stops.flush());
     const ended = performance.now();
     if (finishReason === 'aborted') {
-      throw new AbortError('generation was aborted', { cause: signal.reason, details: { text, generatedTokens: generated.length } });
+      throw new AbortError('generation was aborted', {
+        cause: signal.reason,
+        details: { text, generatedTokens: generated.length, tokensAfterAbort: generated.length - generatedAtAbort },
+      });
     }
     const decodeTokens = Math.max(0, generated.length - 1);
     return {
@@ -225,6 +232,19 @@ export class Engine {
       if (requestId) this.requests.delete(requestId);
     }
   }
+}
+
+const channel = typeof MessageChannel !== 'undefined' ? new MessageChannel() : null;
+const pending: Array<() => void> = [];
+if (channel) channel.port1.onmessage = () => pending.shift()?.();
+
+/** Resolves after the event loop has had a turn (a macrotask), at a fraction of setTimeout(0)'s cost. */
+function yieldToEventLoop(): Promise<void> {
+  if (!channel) return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    pending.push(resolve);
+    channel.port2.postMessage(null);
+  });
 }
 
 function validateGenerateOptions(prompt: unknown, o: GenerateOptions): Required<Omit<GenerateOptions, 'signal'>> {

@@ -88,7 +88,7 @@ export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOption
 
   // The manifest is optional (Hub repos have none); without one nothing can be checked ahead of time.
   const manifest = await getJson<Manifest>('manifest.json').catch((err: unknown) => {
-    if (err instanceof ModelNotFoundError) return null;
+    if (isAbsent(err)) return null;
     throw err;
   });
   const sizeOf = (file: string): number | undefined => manifest?.files?.[file]?.bytes;
@@ -104,9 +104,9 @@ export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOption
   }
 
   const config = await getJson<ModelConfig>('config.json', sizeOf('config.json')).catch((err: unknown) => {
-    if (err instanceof ModelNotFoundError) {
+    if (isAbsent(err)) {
       const what = kind === 'bundled' ? `no bundled model "${model}"` : `no model at ${baseUrl}`;
-      throw new ModelNotFoundError(`${what} (${baseUrl}config.json: HTTP 404)`, { cause: err, details: { model, url: baseUrl } });
+      throw new ModelNotFoundError(`${what} (${baseUrl}config.json: ${err.message})`, { cause: err, details: { model, url: baseUrl } });
     }
     throw err;
   });
@@ -166,6 +166,14 @@ export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOption
   };
   decoder.backend.onLost((reason) => void loaded.fallBackToWasm(reason));
   return loaded;
+}
+
+/**
+ * A 404, or an HTML page where config.json should be (the app's SPA fallback answering an unknown
+ * path), means there is no model at that address rather than a broken one.
+ */
+function isAbsent(err: unknown): err is SlmError {
+  return err instanceof ModelNotFoundError || (err instanceof InvalidModelFileError && typeof err.details.contentType === 'string');
 }
 
 function decoderShape(config: ModelConfig, baseUrl: string): DecoderShape {

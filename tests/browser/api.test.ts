@@ -1,0 +1,214 @@
+/**
+ * The public API in real Chromium (WASM), through the worker exactly as an embedder uses it: streaming,
+ * abort, queueing, several models, seeded sampling, and a typed error for every bad input followed by
+ * a successful generation in the same worker.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KNOWN_GOOD } from '../support/sources.ts';
+import { serveVariant } from './support/fixtures.ts';
+import { launch, openHarness } from './support/browser.ts';
+
+declare global {
+  interface Window {
+    client: import('../../src/index.ts').SlmClient;
+    model: import('../../src/index.ts').ModelHandle;
+  }
+}
+
+/** What a failed call looks like from the page: class, code and message. */
+interface Failure {
+  name: string;
+  code: string;
+  isSlmError: boolean;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+describe('runtime API in a Web Worker (WASM)', () => {
+  let browser: Browser;
+  let page: Page;
+
+  /** Runs `body` in the page; returns its result, or the error it threw as a Failure. */
+  const attempt = (body: string): Promise<unknown> =>
+    page.evaluate(`(async () => {
+      try { return { ok: await (async () => { ${body} })() }; }
+      catch (e) { return { failure: { name: e.name, code: e.code, isSlmError: e instanceof slm.SlmError, message: e.message, details: e.details } }; }
+    })()`);
+  const fails = async (body: string): Promise<Failure> => {
+    const r = (await attempt(body)) as { ok?: unknown; failure?: Failure };
+    expect(r.failure, `expected a failure, got ${JSON.stringify(r.ok)}`).toBeDefined();
+    return r.failure!;
+  };
+  const ok = async <T>(body: string): Promise<T> => {
+    const r = (await attempt(body)) as { ok?: T; failure?: Failure };
+    expect(r.failure, r.failure && `${r.failure.name}: ${r.failure.message}`).toBeUndefined();
+    return r.ok as T;
+  };
+  /** The worker still serves: a short greedy generation gives the reference text. */
+  const stillWorks = async (): Promise<void> => {
+    const text = await ok<string>(`return (await model.generate(${JSON.stringify(KNOWN_GOOD.prompt)}, { maxNewTokens: 12 })).text`);
+    expect(KNOWN_GOOD.text.startsWith(KNOWN_GOOD.prompt + text)).toBe(true);
+  };
+
+  beforeAll(async () => {
+    browser = await launch({ webgpu: false });
+    page = await openHarness(browser);
+    await ok(`window.client = await slm.SlmClient.inWorker(); window.model = await client.load('stories260k', { dtype: 'fp32' }); return model.info`);
+  });
+  afterAll(async () => browser?.close());
+
+  it('streams the known-good greedy text in chunks whose concatenation is the result', async () => {
+    const r = await ok<{ chunks: string[]; text: string; finishReason: string; stats: { generatedTokens: number; promptTokens: number; backend: string }; info: { backend: string; backendReason: string } }>(`
+      const stream = model.stream(${JSON.stringify(KNOWN_GOOD.prompt)}, { maxNewTokens: 40 });
+      const chunks = [];
+      for await (const c of stream) chunks.push(c);
+      const result = await stream.result;
+      return { chunks, text: result.text, finishReason: result.finishReason, stats: result.stats, info: model.info };
+    `);
+    expect(r.chunks.length).toBeGreaterThan(10);
+    expect(r.chunks.join('')).toBe(r.text);
+    expect((KNOWN_GOOD.prompt + r.text).startsWith(KNOWN_GOOD.text)).toBe(true);
+    expect(r.finishReason).toBe('length');
+    expect(r.stats).toMatchObject({ generatedTokens: 40, promptTokens: 5, backend: 'wasm' });
+    expect(r.info.backend).toBe('wasm');
+    expect(r.info.backendReason).toMatch(/WebGPU unavailable/);
+  });
+
+  it('reports load phases and per-call metrics', async () => {
+    const r = await ok<{ info: Record<string, unknown>; stats: Record<string, number> }>(`
+      const result = await model.generate('The cat', { maxNewTokens: 16 });
+      return { info: model.info, stats: result.stats };
+    `);
+    expect(r.info).toMatchObject({ dtype: 'fp32', backend: 'wasm', threads: 1, crossOriginIsolated: true, contextLength: 512, vocabSize: 512 });
+    const load = r.info.load as Record<string, number>;
+    for (const k of ['fetchMs', 'compileMs', 'warmupMs', 'totalMs']) expect(load[k]).toBeGreaterThan(0);
+    expect(r.stats.timeToFirstTokenMs).toBeGreaterThan(0);
+    expect(r.stats.decodeTokensPerSecond).toBeGreaterThan(0);
+    expect(r.stats.prefillTokensPerSecond).toBeGreaterThan(0);
+  });
+
+  it('sampling is reproducible with a seed and stop strings end the text before them', async () => {
+    const r = await ok<{ a: number[]; b: number[]; c: number[]; stopped: { text: string; finishReason: string } }>(`
+      const opts = { maxNewTokens: 40, temperature: 0.9, topK: 40, topP: 0.95, repetitionPenalty: 1.1 };
+      const a = (await model.generate('Once upon a time', { ...opts, seed: 7 })).tokenIds;
+      const b = (await model.generate('Once upon a time', { ...opts, seed: 7 })).tokenIds;
+      const c = (await model.generate('Once upon a time', { ...opts, seed: 8 })).tokenIds;
+      const stopped = await model.generate('Once upon a time', { maxNewTokens: 40, stop: ['Lily'] });
+      return { a, b, c, stopped };
+    `);
+    expect(r.a).toEqual(r.b);
+    expect(r.c).not.toEqual(r.a);
+    expect(r.stopped).toEqual({ ...r.stopped, text: ', there was a little girl named ', finishReason: 'stop' });
+  });
+
+  it('abort mid-stream ends within one token, and the next generation works', async () => {
+    const r = await ok<{ failure: Failure; before: number }>(`
+      const controller = new AbortController();
+      let before = 0;
+      try {
+        for await (const chunk of model.stream('Once upon a time', { maxNewTokens: 400, signal: controller.signal })) {
+          if (++before === 5) controller.abort();
+        }
+      } catch (e) {
+        return { failure: { name: e.name, code: e.code, details: e.details }, before };
+      }
+      throw new Error('the stream ended without an abort');
+    `);
+    expect(r.failure.code).toBe('aborted');
+    expect(r.failure.name).toBe('AbortError');
+    expect(r.failure.details.tokensAfterAbort).toBeLessThanOrEqual(1);
+    expect(r.failure.details.generatedTokens as number).toBeLessThan(400);
+    await stillWorks();
+  });
+
+  it('queues two generations on one model and runs both to completion', async () => {
+    const r = await ok<string[]>(`
+      const [a, b] = await Promise.all([model.generate('Once upon a time', { maxNewTokens: 20 }), model.generate('Once upon a time', { maxNewTokens: 20 })]);
+      return [a.text, b.text];
+    `);
+    expect(r[0]).toBe(r[1]);
+    expect(KNOWN_GOOD.text.startsWith(KNOWN_GOOD.prompt + r[0])).toBe(true);
+  });
+
+  it('holds several models by handle and frees them on unload', async () => {
+    const r = await ok<{ handles: string[]; texts: string[]; after: number; dtypes: string[] }>(`
+      const q4 = await client.load('stories260k', { dtype: 'q4' });
+      const q8 = await client.load('stories260k', { dtype: 'q8' });
+      const texts = [(await q4.generate('Once upon a time', { maxNewTokens: 8 })).text, (await q8.generate('Once upon a time', { maxNewTokens: 8 })).text];
+      const listed = await client.models();
+      await q4.unload(); await q8.unload();
+      return { handles: listed.map((m) => m.handle), dtypes: listed.map((m) => m.dtype), texts, after: (await client.models()).length };
+    `);
+    expect(r.handles).toHaveLength(3);
+    expect(new Set(r.handles).size).toBe(3);
+    expect(r.dtypes.sort()).toEqual(['fp32', 'q4', 'q8']);
+    for (const t of r.texts) expect(t.length).toBeGreaterThan(5);
+    expect(r.after).toBe(1);
+  });
+
+  describe('each bad input gets its typed error and the worker keeps serving', () => {
+    it('unknown bundled model id', async () => {
+      const f = await fails(`await client.load('no-such-model')`);
+      expect(f).toMatchObject({ name: 'ModelNotFoundError', code: 'model-not-found', isSlmError: true });
+      expect(f.message).toMatch(/no bundled model "no-such-model"/);
+      await stillWorks();
+    });
+
+    it('an HTML page (status 200) instead of the ONNX file', async () => {
+      await serveVariant(page, 'html-instead', (file) => (file === 'onnx/model.onnx' ? { status: 200, body: '<!doctype html><title>app</title>', contentType: 'text/html' } : file === 'manifest.json' ? { status: 404, body: '' } : null));
+      const f = await fails(`await client.load('./html-instead/', { dtype: 'fp32' })`);
+      expect(f).toMatchObject({ name: 'InvalidModelFileError', code: 'invalid-model-file' });
+      expect(f.message).toMatch(/html-instead\/onnx\/model\.onnx returned an HTML page/);
+      await stillWorks();
+    });
+
+    it('a dtype whose file does not exist', async () => {
+      await serveVariant(page, 'no-q4', (file) => (file === 'manifest.json' || file === 'onnx/model_q4.onnx' ? { status: 404, body: '' } : null));
+      const f = await fails(`await client.load('./no-q4/', { dtype: 'q4' })`);
+      expect(f).toMatchObject({ name: 'DtypeUnavailableError', code: 'dtype-unavailable' });
+      expect(f.message).toMatch(/no q4 weights/);
+      const named = await fails(`await client.load('stories260k', { dtype: 'int3' })`);
+      expect(named).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid-argument' });
+      await stillWorks();
+    });
+
+    it.each([
+      ['negative maxNewTokens', `model.generate('x', { maxNewTokens: -1 })`, /maxNewTokens/],
+      ['temperature below 0', `model.generate('x', { temperature: -0.5 })`, /temperature/],
+      ['topP out of range', `model.generate('x', { topP: 1.5 })`, /topP/],
+      ['a non-string prompt', `model.generate(42)`, /prompt must be a string/],
+      ['stop that is not a string array', `model.generate('x', { stop: 'Lily' })`, /stop must be/],
+    ])('%s', async (_label, call, pattern) => {
+      const f = await fails(`await ${call}`);
+      expect(f).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid-argument', isSlmError: true });
+      expect(f.message).toMatch(pattern);
+      await stillWorks();
+    });
+
+    it('a prompt longer than the context window', async () => {
+      const f = await fails(`await model.generate('word '.repeat(700))`);
+      expect(f).toMatchObject({ name: 'ContextOverflowError', code: 'context-overflow' });
+      expect(f.details).toMatchObject({ contextLength: 512 });
+      await stillWorks();
+    });
+
+    it('generating after unload', async () => {
+      const f = await fails(`const m = await client.load('stories260k', { dtype: 'q4' }); await m.unload(); await m.generate('x')`);
+      expect(f).toMatchObject({ name: 'ModelNotLoadedError', code: 'model-not-loaded' });
+      await stillWorks();
+    });
+
+    it('an AbortSignal aborts a load in progress', async () => {
+      await serveVariant(page, 'slow', () => null, 1500);
+      const f = await fails(`
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 200);
+        await client.load('./slow/', { dtype: 'fp32', signal: controller.signal });
+      `);
+      expect(f).toMatchObject({ name: 'AbortError', code: 'aborted' });
+      expect((await ok<Array<unknown>>(`return client.models()`)).length).toBe(1);
+      await stillWorks();
+    });
+  });
+});

@@ -1,0 +1,68 @@
+/** The built demo in Chromium without WebGPU: auto picks WASM and says why; everything stays on the origin. */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KNOWN_GOOD } from '../support/sources.ts';
+import { appUrl, launch, watchForeignRequests } from './support/browser.ts';
+import { generateInDemo } from './support/demo.ts';
+
+describe('demo on WASM (no WebGPU adapter)', () => {
+  let browser: Browser;
+  let page: Page;
+  let foreign: string[];
+  const cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launch({ webgpu: false });
+    page = await browser.newPage();
+    foreign = watchForeignRequests(page);
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    const response = await page.goto(appUrl('?dtype=fp32'));
+    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self' 'wasm-unsafe-eval'/);
+    expect(response?.headers()['content-security-policy']).not.toMatch(/unsafe-eval'(?<!wasm-unsafe-eval')/);
+  });
+  afterAll(async () => browser?.close());
+
+  it('streams exactly the known-good greedy text for fp32 through the UI', async () => {
+    const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 64 });
+    expect(run.output.startsWith(KNOWN_GOOD.text)).toBe(true);
+    expect(run.updates).toBeGreaterThan(10); // it streamed, not one final paint
+    expect(run.metrics).toMatch(/^WASM · fp32 · 1 thread · load \d+ ms · TTFT \d+ ms · prefill \d+ tok\/s · decode [\d.]+ tok\/s · 5 in \/ 64 out$/);
+    expect(run.backendReason).toMatch(/WebGPU unavailable \(navigator\.gpu\.requestAdapter\(\) returned no adapter\); using WASM/);
+  });
+
+  it.each(['q8', 'q4'])('%s generates text and reports its dtype', async (dtype) => {
+    await page.getByLabel('Weights').selectOption(dtype);
+    const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 24 });
+    expect(run.output.length).toBeGreaterThan(KNOWN_GOOD.prompt.length + 20);
+    expect(run.metrics).toContain(`WASM · ${dtype} ·`);
+  });
+
+  it('Stop ends the stream, the text stops changing, and Generate works again', async () => {
+    await page.getByLabel('Max new tokens').fill('500');
+    await page.getByLabel('Temperature').fill('0.8');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.waitForFunction(() => (document.querySelector('[aria-label="Output"]')!.textContent ?? '').length > 60);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Generate' }).isEnabled()).toBe(true);
+    const stopped = await page.getByLabel('Output').textContent();
+    await page.waitForTimeout(300);
+    expect(await page.getByLabel('Output').textContent()).toBe(stopped);
+    expect(await page.locator('#error').isVisible()).toBe(false);
+    await page.getByLabel('Temperature').fill('0');
+    const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 16 });
+    expect(KNOWN_GOOD.text.startsWith(run.output)).toBe(true);
+  });
+
+  it('made no request outside its own origin and hit no CSP violation', () => {
+    expect(foreign).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  });
+
+  it('looks like a finished page (screenshot for review)', async () => {
+    await page.screenshot({ path: 'test-results/demo-wasm.png', fullPage: true });
+    const box = await page.getByLabel('Output').boundingBox();
+    expect(box!.width).toBeGreaterThan(500);
+  });
+});
