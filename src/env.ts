@@ -1,3 +1,5 @@
+import { DEFAULT_CACHE, type CacheConfig } from './storage/weight-cache.ts';
+
 /** The one place to configure where the runtime finds things. Plain data, so it crosses into the worker. */
 export interface RuntimeEnv {
   /** Bundled model ids resolve to `${modelBaseUrl}${id}/`. */
@@ -6,6 +8,8 @@ export interface RuntimeEnv {
   ortBaseUrl: string;
   /** Host for Hub repo ids such as "org/name": files come from `${hubHost}/${repo}/resolve/${revision}/`. */
   hubHost: string;
+  /** IndexedDB weight cache: database name, chunk size, optional byte budget (LRU eviction beyond it). */
+  cache: CacheConfig;
 }
 
 /** Defaults for an app served from `appBase` (the page's base URL). */
@@ -14,5 +18,6 @@ export function defaultEnv(appBase: string): RuntimeEnv {
     modelBaseUrl: new URL('models/', appBase).href,
     ortBaseUrl: new URL('ort/', appBase).href,
     hubHost: 'https://huggingface.co',
+    cache: DEFAULT_CACHE,
   };
 }

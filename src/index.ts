@@ -4,3 +4,4 @@ export { Engine } from './engine/engine.ts';
 export { defaultEnv, type RuntimeEnv } from './env.ts';
 export * from './errors.ts';
 export type * from './types.ts';
+export type { CachedModel, CacheConfig } from './storage/weight-cache.ts';

@@ -6,14 +6,22 @@ export type Backend = 'webgpu' | 'wasm';
 
 export type LoadPhase = 'fetch' | 'compile' | 'warmup' | 'ready';
 
+/** Where a file's bytes came from: this tab's download, the IndexedDB cache, or another tab's download (waited for). */
+export type ByteSource = 'network' | 'cache' | 'other-tab';
+
 export interface ProgressEvent {
   phase: LoadPhase;
   /** File being fetched (fetch phase). */
   file?: string;
-  /** Bytes of `file` received so far, and its size when known. */
+  source?: ByteSource;
+  /** Bytes of `file` from `source` so far (monotonic for a file and source), and its size when known. */
   loaded?: number;
   total?: number;
-  /** Bytes of all model files received so far and their expected total, when known. */
+  /** Bytes of all files this tab received from the network so far (monotonic). */
+  networkBytes: number;
+  /** Bytes of all files read from the cache so far (monotonic). */
+  cacheBytes: number;
+  /** networkBytes + cacheBytes, and the expected total when the manifest gives it. */
   totalLoaded: number;
   totalBytes?: number;
 }
@@ -25,6 +33,12 @@ export interface LoadOptions {
   threads?: number;
   /** Revision for Hub repo ids. */
   revision?: string;
+  /** Store the files in the IndexedDB cache (default true); false downloads into memory only. */
+  cache?: boolean;
+  /** When the cache has no room for the model, run from memory instead of failing with QuotaExceededError. */
+  memoryFallback?: boolean;
+  /** Ask the server for the model's manifest even when a cached revision exists (to pick up updates). */
+  revalidate?: boolean;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
@@ -70,6 +84,8 @@ export interface ModelInfo {
   contextLength: number;
   vocabSize: number;
   weightBytes: number;
+  /** Where the files are kept: the IndexedDB cache, or memory only (with the reason). */
+  storage: { persistent: boolean; revision: string; reason?: string };
   load: LoadTimings;
   adapter?: string;
 }
@@ -94,4 +110,16 @@ export interface GenerationResult {
   tokenIds: number[];
   finishReason: FinishReason;
   stats: GenerationStats;
+}
+
+export interface StorageUsage {
+  /** False when the cache works from memory (IndexedDB unavailable); `reason` says why. */
+  persistent: boolean;
+  reason?: string;
+  /** Bytes of model files in the cache, complete and partial. */
+  cachedBytes: number;
+  /** navigator.storage.estimate() for the whole origin. */
+  usage?: number;
+  quota?: number;
+  budgetBytes?: number;
 }

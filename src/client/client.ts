@@ -6,9 +6,13 @@ import type * as ComlinkTypes from 'comlink';
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
 import type { Engine } from '../engine/engine.ts';
 import { installErrorTransfer } from '../rpc.ts';
-import type { GenerateOptions, GenerationResult, LoadOptions, ModelInfo } from '../types.ts';
+import type { CachedModel } from '../storage/weight-cache.ts';
+import type { GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
-type EngineApi = Pick<Engine, 'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate'>;
+type EngineApi = Pick<
+  Engine,
+  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
+>;
 type RemoteEngine = ComlinkTypes.Remote<Engine>;
 
 /** An AsyncIterable of text chunks that also exposes the final result (text, ids, stats). */
@@ -57,6 +61,34 @@ export class SlmClient {
 
   async models(): Promise<ModelInfo[]> {
     return this.engine.list();
+  }
+
+  /** Cached model revisions (bytes, last use), most recent first. */
+  cachedModels(): Promise<CachedModel[]> {
+    return this.engine.cachedModels();
+  }
+
+  /** Deletes one cached model revision and all its chunks. */
+  deleteCachedModel(key: string): Promise<void> {
+    return this.engine.deleteCachedModel(key);
+  }
+
+  clearCache(): Promise<void> {
+    return this.engine.clearCache();
+  }
+
+  storageUsage(): Promise<StorageUsage> {
+    return this.engine.storageUsage();
+  }
+
+  /**
+   * Asks the browser to keep this origin's storage under pressure (navigator.storage.persist(), only
+   * callable from a page). Returns whether storage is persistent.
+   */
+  async requestPersistentStorage(): Promise<boolean> {
+    const storage = globalThis.navigator?.storage;
+    if (!storage?.persist) return false;
+    return (await storage.persisted()) || storage.persist();
   }
 
   /** Stops the worker at once; every model in it is gone. */

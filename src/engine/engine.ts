@@ -8,10 +8,12 @@
  */
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
 import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, throwIfAborted } from '../errors.ts';
-import type { FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent } from '../types.ts';
+import { WeightCache, type CachedModel } from '../storage/weight-cache.ts';
+import type { FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
 import { Sampler } from './generation/sampling.ts';
 import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
 import { loadModel, type LoadedModel } from './load.ts';
+import { configureTransformers } from './transformers-env.ts';
 
 /** Options as they cross the worker boundary: a request id stands in for the AbortSignal. */
 export interface RequestOptions {
@@ -28,12 +30,24 @@ interface Entry {
 
 export class Engine {
   private env: RuntimeEnv = defaultEnv(globalThis.location?.href ?? 'http://localhost/');
+  private cache: Promise<WeightCache> | null = null;
   private readonly models = new Map<string, Entry>();
   private readonly requests = new Map<string, AbortController>();
   private nextHandle = 1;
 
+  constructor() {
+    configureTransformers(this.env, () => this.weightCache());
+  }
+
   configure(env: Partial<RuntimeEnv>): void {
-    this.env = { ...this.env, ...env };
+    this.env = { ...this.env, ...env, cache: { ...this.env.cache, ...env.cache } };
+    this.cache = null;
+    configureTransformers(this.env, () => this.weightCache());
+  }
+
+  private weightCache(): Promise<WeightCache> {
+    this.cache ??= WeightCache.open(this.env.cache);
+    return this.cache;
   }
 
   /** Aborts the load or generation started with this request id (no-op if it already finished). */
@@ -43,7 +57,7 @@ export class Engine {
 
   async load(model: string, options: Omit<LoadOptions, 'onProgress'> & RequestOptions = {}, onProgress?: (e: ProgressEvent) => void): Promise<ModelInfo> {
     return this.withSignal(options, async (signal) => {
-      const loaded = await loadModel(this.env, model, { ...options, signal, ...(onProgress && { onProgress }) });
+      const loaded = await loadModel(this.env, await this.weightCache(), model, { ...options, signal, ...(onProgress && { onProgress }) });
       const handle = `m${this.nextHandle++}`;
       this.models.set(handle, { model, loaded, queue: Promise.resolve(), unloaded: false, inFlight: null });
       return this.info(handle);
@@ -66,6 +80,7 @@ export class Engine {
       contextLength: decoder.shape.contextLength,
       vocabSize: decoder.shape.vocabSize,
       weightBytes: loaded.weightBytes,
+      storage: loaded.storage,
       load: loaded.timings,
       ...(decoder.backend.adapter && { adapter: decoder.backend.adapter }),
     };
@@ -73,6 +88,35 @@ export class Engine {
 
   list(): ModelInfo[] {
     return [...this.models.keys()].map((h) => this.info(h));
+  }
+
+  /** Cached model revisions with their bytes and last use, most recent first. */
+  async cachedModels(): Promise<CachedModel[]> {
+    return (await this.weightCache()).list();
+  }
+
+  /** Deletes one cached model revision (a `key` from cachedModels()) and all its chunks. */
+  async deleteCachedModel(key: string): Promise<void> {
+    await (await this.weightCache()).delete(key);
+  }
+
+  async clearCache(): Promise<void> {
+    await (await this.weightCache()).clear();
+  }
+
+  /** What the cache holds against what the browser allows this origin. */
+  async storageUsage(): Promise<StorageUsage> {
+    const cache = await this.weightCache();
+    const models = await cache.list();
+    const estimate = await globalThis.navigator?.storage?.estimate?.();
+    return {
+      persistent: cache.persistent,
+      ...(cache.unavailableReason && { reason: cache.unavailableReason }),
+      cachedBytes: models.reduce((n, m) => n + m.bytes + m.partialBytes, 0),
+      ...(estimate?.usage !== undefined && { usage: estimate.usage }),
+      ...(estimate?.quota !== undefined && { quota: estimate.quota }),
+      ...(cache.config.budgetBytes !== undefined && { budgetBytes: cache.config.budgetBytes }),
+    };
   }
 
   /** Frees the model's session; a generation in progress on it is aborted first. */

@@ -5,9 +5,20 @@
  */
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { RuntimeEnv } from '../env.ts';
-import { BackendUnavailableError, DtypeUnavailableError, InvalidArgumentError, InvalidModelFileError, ModelNotFoundError, SlmError, throwIfAborted } from '../errors.ts';
-import { fetchFile, type FileKind } from '../storage/fetch-file.ts';
-import type { Backend, DeviceRequest, Dtype, LoadOptions, LoadTimings, ProgressEvent } from '../types.ts';
+import {
+  BackendUnavailableError,
+  DtypeUnavailableError,
+  InvalidArgumentError,
+  InvalidModelFileError,
+  ModelNotFoundError,
+  NetworkError,
+  QuotaExceededError,
+  SlmError,
+  throwIfAborted,
+} from '../errors.ts';
+import { download, MemorySink, type FileKind, type FileSpec } from '../storage/download.ts';
+import { WeightCache, type ModelRef } from '../storage/weight-cache.ts';
+import type { Backend, DeviceRequest, Dtype, LoadOptions, LoadTimings, ModelInfo, ProgressEvent } from '../types.ts';
 import type { ExecutionBackend } from './backends/types.ts';
 import { wasmBackend } from './backends/wasm.ts';
 import { probeWebGpu, webgpuBackend } from './backends/webgpu.ts';
@@ -20,6 +31,7 @@ const DEVICES: readonly DeviceRequest[] = ['auto', 'webgpu', 'wasm'];
 export const DTYPE_FILES: Record<Dtype, string> = { fp32: 'onnx/model.onnx', q8: 'onnx/model_quantized.onnx', q4: 'onnx/model_q4.onnx' };
 
 interface Manifest {
+  revision?: string;
   files?: Record<string, { bytes: number; sha256: string }>;
   dtypes?: Partial<Record<Dtype, { file: string }>>;
 }
@@ -44,6 +56,7 @@ export interface LoadedModel {
   backendReason: string;
   fellBack: boolean;
   weightBytes: number;
+  storage: ModelInfo['storage'];
   timings: LoadTimings;
   /** Re-creates the decoder on WASM (after a lost GPU device or a failed GPU run). */
   fallBackToWasm(reason: string): Promise<void>;
@@ -59,51 +72,64 @@ export function validateLoadOptions(opts: LoadOptions): Required<Pick<LoadOption
   return { dtype, device, threads };
 }
 
-export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOptions): Promise<LoadedModel> {
+export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: string, opts: LoadOptions): Promise<LoadedModel> {
   const { dtype, device, threads } = validateLoadOptions(opts);
   const { baseUrl, kind } = resolveModel(model, env, opts.revision);
   const started = performance.now();
   const signal = opts.signal;
-  let totalLoaded = 0;
+  const bytes = { network: 0, cache: 0, 'other-tab': 0 };
   let totalBytes: number | undefined;
-  const progress = (e: Omit<ProgressEvent, 'totalLoaded' | 'totalBytes'>): void =>
-    opts.onProgress?.({ ...e, totalLoaded, ...(totalBytes !== undefined && { totalBytes }) });
-
-  const get = async (file: string, fileKind: FileKind, expectedBytes?: number): Promise<Uint8Array> => {
-    let counted = 0;
-    const bytes = await fetchFile(baseUrl + file, {
-      kind: fileKind,
-      signal,
-      expectedBytes,
-      onProgress: (loaded, total) => {
-        totalLoaded += loaded - counted;
-        counted = loaded;
-        progress({ phase: 'fetch', file, loaded, ...(total !== undefined && { total }) });
-      },
+  const progress = (e: Pick<ProgressEvent, 'phase' | 'file' | 'source' | 'loaded' | 'total'>): void =>
+    opts.onProgress?.({
+      ...e,
+      networkBytes: bytes.network,
+      cacheBytes: bytes.cache,
+      totalLoaded: bytes.network + bytes.cache,
+      ...(totalBytes !== undefined && { totalBytes }),
     });
-    return bytes;
-  };
-  const getJson = async <T>(file: string, expectedBytes?: number): Promise<T> =>
-    JSON.parse(new TextDecoder().decode(await get(file, 'json', expectedBytes))) as T;
 
-  // The manifest is optional (Hub repos have none); without one nothing can be checked ahead of time.
-  const manifest = await getJson<Manifest>('manifest.json').catch((err: unknown) => {
-    if (isAbsent(err)) return null;
-    throw err;
-  });
-  const sizeOf = (file: string): number | undefined => manifest?.files?.[file]?.bytes;
+  const manifest = await findManifest(cache, baseUrl, opts, signal);
+  const ref: ModelRef = { id: model, revision: manifest?.revision ?? opts.revision ?? 'main', baseUrl, manifest };
   const onnxFile = manifest?.dtypes?.[dtype]?.file ?? DTYPE_FILES[dtype];
   if (manifest?.dtypes && !manifest.dtypes[dtype]) {
     throw new DtypeUnavailableError(`${model} has no ${dtype} weights; available: ${Object.keys(manifest.dtypes).join(', ')}`, {
       details: { model, dtype, available: Object.keys(manifest.dtypes) },
     });
   }
-  const needed = ['config.json', 'tokenizer.json', 'tokenizer_config.json', onnxFile];
-  if (manifest?.files && needed.every((f) => sizeOf(f) !== undefined)) {
-    totalBytes = needed.reduce((n, f) => n + sizeOf(f)!, 0) + (sizeOf('manifest.json') ?? 0);
+  const spec = (path: string, fileKind: FileKind): FileSpec => {
+    const listed = manifest?.files?.[path];
+    return { path, kind: fileKind, ...(listed && { size: listed.bytes, sha256: listed.sha256 }) };
+  };
+  const specs = {
+    config: spec('config.json', 'json'),
+    tokenizer: spec('tokenizer.json', 'json'),
+    tokenizerConfig: spec('tokenizer_config.json', 'json'),
+    onnx: spec(onnxFile, 'onnx'),
+  };
+  if (Object.values(specs).every((f) => f.size !== undefined)) totalBytes = Object.values(specs).reduce((n, f) => n + f.size!, 0);
+
+  let store = opts.cache === false ? WeightCache.memory(cache.config, 'caching was turned off for this load') : cache;
+  try {
+    await store.checkSpace(ref, Object.values(specs));
+  } catch (err) {
+    if (!(err instanceof QuotaExceededError && opts.memoryFallback)) throw err;
+    store = WeightCache.memory(cache.config, `running from memory: ${err.message}`);
   }
 
-  const config = await getJson<ModelConfig>('config.json', sizeOf('config.json')).catch((err: unknown) => {
+  const get = async (file: FileSpec): Promise<Uint8Array> => {
+    const counted = { network: 0, cache: 0, 'other-tab': 0 };
+    return store.get(ref, file, {
+      ...(signal && { signal }),
+      onProgress: (loaded, total, source) => {
+        bytes[source] += loaded - counted[source];
+        counted[source] = loaded;
+        progress({ phase: 'fetch', file: file.path, source, loaded, ...(total !== undefined && { total }) });
+      },
+    });
+  };
+  const getJson = async <T>(file: FileSpec): Promise<T> => JSON.parse(new TextDecoder().decode(await get(file))) as T;
+
+  const config = await getJson<ModelConfig>(specs.config).catch((err: unknown) => {
     if (isAbsent(err)) {
       const what = kind === 'bundled' ? `no bundled model "${model}"` : `no model at ${baseUrl}`;
       throw new ModelNotFoundError(`${what} (${baseUrl}config.json: ${err.message})`, { cause: err, details: { model, url: baseUrl } });
@@ -111,15 +137,17 @@ export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOption
     throw err;
   });
   const [tokenizerJson, tokenizerConfig, onnx] = await Promise.all([
-    getJson<object>('tokenizer.json', sizeOf('tokenizer.json')),
-    getJson<object>('tokenizer_config.json', sizeOf('tokenizer_config.json')),
-    get(onnxFile, 'onnx', sizeOf(onnxFile)).catch((err: unknown) => {
+    getJson<object>(specs.tokenizer),
+    getJson<object>(specs.tokenizerConfig),
+    get(specs.onnx).catch((err: unknown) => {
       if (err instanceof ModelNotFoundError) {
         throw new DtypeUnavailableError(`${model} has no ${dtype} weights (${baseUrl}${onnxFile}: HTTP 404)`, { cause: err, details: { model, dtype } });
       }
       throw err;
     }),
   ]);
+  await store.touch(ref);
+  await store.enforceBudget(WeightCache.modelKey(ref));
   const fetched = performance.now();
 
   const shape = decoderShape(config, baseUrl);
@@ -150,6 +178,7 @@ export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOption
     backendReason,
     fellBack,
     weightBytes: onnx.byteLength,
+    storage: { persistent: store.persistent, revision: ref.revision, ...(store.unavailableReason && { reason: store.unavailableReason }) },
     timings: {
       fetchMs: fetched - started,
       compileMs: compiled - fetched,
@@ -166,6 +195,23 @@ export async function loadModel(env: RuntimeEnv, model: string, opts: LoadOption
   };
   decoder.backend.onLost((reason) => void loaded.fallBackToWasm(reason));
   return loaded;
+}
+
+/**
+ * The model's manifest: the cached one when a revision is cached (no request at all), else the server's.
+ * Offline, the last cached manifest stands in; a model without a manifest (a Hub repo) is fine too.
+ */
+async function findManifest(cache: WeightCache, baseUrl: string, opts: LoadOptions, signal?: AbortSignal): Promise<Manifest | null> {
+  const cached = await cache.latest(baseUrl);
+  if (cached?.manifest && !opts.revalidate) return cached.manifest as Manifest;
+  try {
+    const { bytes } = await download(`${baseUrl}manifest.json`, { path: 'manifest.json', kind: 'json' }, new MemorySink(cache.config.chunkBytes), signal ? { signal } : {});
+    return JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+  } catch (err) {
+    if (isAbsent(err)) return null;
+    if (err instanceof NetworkError && cached) return cached.manifest as Manifest | null;
+    throw err;
+  }
 }
 
 /**

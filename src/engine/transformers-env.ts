@@ -1,0 +1,20 @@
+/**
+ * transformers.js settings for code running beside the engine: files go through our IndexedDB cache
+ * (never CacheStorage), ORT's files come from the app, and nothing reaches the Hub unless asked for.
+ */
+import { env } from '@huggingface/transformers';
+import type { RuntimeEnv } from '../env.ts';
+import { TransformersCache } from '../storage/transformers-cache.ts';
+import type { WeightCache } from '../storage/weight-cache.ts';
+
+export function configureTransformers(runtime: RuntimeEnv, cache: () => Promise<WeightCache>): void {
+  env.useBrowserCache = false;
+  env.useFSCache = false;
+  env.useCustomCache = true;
+  env.customCache = new TransformersCache(cache);
+  env.allowLocalModels = true;
+  env.localModelPath = runtime.modelBaseUrl;
+  env.remoteHost = `${runtime.hubHost.replace(/\/$/, '')}/`;
+  const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown } };
+  if (onnx.wasm) onnx.wasm.wasmPaths = runtime.ortBaseUrl;
+}

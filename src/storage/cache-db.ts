@@ -1,0 +1,68 @@
+/**
+ * The IndexedDB schema of the weight cache. Files are stored as fixed-size chunks (never one huge
+ * ArrayBuffer) plus a small record per file and per model; a file is usable only once its record says
+ * `complete`, which is written after every chunk is stored and the SHA-256 verified.
+ *
+ * Schema versions and their migrations live in `upgrade`: add a `case` for each new version.
+ */
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+
+export const SCHEMA_VERSION = 1;
+
+export interface ModelRecord {
+  /** `${id}@${revision}` */
+  key: string;
+  id: string;
+  revision: string;
+  baseUrl: string;
+  /** The model's manifest.json, so an offline reload knows what to expect without the network. */
+  manifest: unknown | null;
+  lastUsed: number;
+  created: number;
+}
+
+export interface FileRecord {
+  /** `${modelKey}/${path}` */
+  key: string;
+  modelKey: string;
+  path: string;
+  url: string;
+  /** Expected size when known (manifest, Content-Length, Content-Range). */
+  size: number | null;
+  /** Expected SHA-256 from the manifest, or the one computed on first download when there is none. */
+  sha256: string | null;
+  chunkBytes: number;
+  /** Chunks 0 … storedChunks−1 are stored. */
+  storedChunks: number;
+  storedBytes: number;
+  complete: boolean;
+  lastUsed: number;
+}
+
+export interface CacheSchema extends DBSchema {
+  models: { key: string; value: ModelRecord };
+  files: { key: string; value: FileRecord; indexes: { byModel: string } };
+  chunks: { key: [string, number]; value: ArrayBuffer };
+}
+
+export type CacheDb = IDBPDatabase<CacheSchema>;
+
+export function openCacheDb(name: string): Promise<CacheDb> {
+  return openDB<CacheSchema>(name, SCHEMA_VERSION, {
+    upgrade(db, oldVersion) {
+      // Falls through on purpose: a database at version n runs every migration after n.
+      switch (oldVersion) {
+        case 0: {
+          db.createObjectStore('models', { keyPath: 'key' });
+          db.createObjectStore('files', { keyPath: 'key' }).createIndex('byModel', 'modelKey');
+          db.createObjectStore('chunks');
+        }
+      }
+    },
+  });
+}
+
+/** Key range covering every chunk of one file. */
+export function chunkRange(fileKey: string): IDBKeyRange {
+  return IDBKeyRange.bound([fileKey, 0], [fileKey, Number.MAX_SAFE_INTEGER]);
+}
