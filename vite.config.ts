@@ -4,9 +4,13 @@ import { slmRuntime } from './src/vite/plugin.ts';
 // The demo runs under a strict CSP: no eval, scripts and workers only from this origin.
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' https:";
 
-// `--mode harness` builds the demo plus the test harness page into dist-harness/ (tests only).
-export default defineConfig(({ mode }) => ({
-  plugins: [slmRuntime({ headers: { 'Content-Security-Policy': CSP } })],
+// `--mode harness` builds the demo plus the test harness page into dist-harness/, and its preview
+// server gets a controllable model file server (tests only).
+export default defineConfig(async ({ mode }) => ({
+  plugins: [
+    slmRuntime({ headers: { 'Content-Security-Policy': CSP } }),
+    ...(mode === 'harness' ? [(await import('./tests/browser/support/test-server.ts')).testServer('public/models')] : []),
+  ],
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4096,

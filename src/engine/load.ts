@@ -11,7 +11,6 @@ import {
   InvalidArgumentError,
   InvalidModelFileError,
   ModelNotFoundError,
-  NetworkError,
   QuotaExceededError,
   SlmError,
   throwIfAborted,
@@ -19,7 +18,6 @@ import {
 import { download, MemorySink, type FileKind, type FileSpec } from '../storage/download.ts';
 import { WeightCache, type ModelRef } from '../storage/weight-cache.ts';
 import type { Backend, DeviceRequest, Dtype, LoadOptions, LoadTimings, ModelInfo, ProgressEvent } from '../types.ts';
-import type { ExecutionBackend } from './backends/types.ts';
 import { wasmBackend } from './backends/wasm.ts';
 import { probeWebGpu, webgpuBackend } from './backends/webgpu.ts';
 import { Decoder, type DecoderShape } from './generation/decoder.ts';
@@ -118,7 +116,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
 
   const get = async (file: FileSpec): Promise<Uint8Array> => {
     const counted = { network: 0, cache: 0, 'other-tab': 0 };
-    return store.get(ref, file, {
+    const read = (from: WeightCache): Promise<Uint8Array> => from.get(ref, file, {
       ...(signal && { signal }),
       onProgress: (loaded, total, source) => {
         bytes[source] += loaded - counted[source];
@@ -126,6 +124,15 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
         progress({ phase: 'fetch', file: file.path, source, loaded, ...(total !== undefined && { total }) });
       },
     });
+    try {
+      return await read(store);
+    } catch (err) {
+      // Storage filled up during the download (another tab, another app): finish from memory if allowed.
+      if (!(err instanceof QuotaExceededError && opts.memoryFallback && store.persistent)) throw err;
+      store = WeightCache.memory(cache.config, `running from memory: ${err.message}`);
+      counted.network = 0;
+      return read(store);
+    }
   };
   const getJson = async <T>(file: FileSpec): Promise<T> => JSON.parse(new TextDecoder().decode(await get(file))) as T;
 
@@ -197,21 +204,18 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
   return loaded;
 }
 
-/**
- * The model's manifest: the cached one when a revision is cached (no request at all), else the server's.
- * Offline, the last cached manifest stands in; a model without a manifest (a Hub repo) is fine too.
- */
+/** The model's manifest via the cache (cached revision first); null for a model without one (a Hub repo). */
 async function findManifest(cache: WeightCache, baseUrl: string, opts: LoadOptions, signal?: AbortSignal): Promise<Manifest | null> {
-  const cached = await cache.latest(baseUrl);
-  if (cached?.manifest && !opts.revalidate) return cached.manifest as Manifest;
-  try {
-    const { bytes } = await download(`${baseUrl}manifest.json`, { path: 'manifest.json', kind: 'json' }, new MemorySink(cache.config.chunkBytes), signal ? { signal } : {});
-    return JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-  } catch (err) {
-    if (isAbsent(err)) return null;
-    if (err instanceof NetworkError && cached) return cached.manifest as Manifest | null;
-    throw err;
-  }
+  const fetchManifest = async (): Promise<Manifest | null> => {
+    try {
+      const { bytes } = await download(`${baseUrl}manifest.json`, { path: 'manifest.json', kind: 'json' }, new MemorySink(cache.config.chunkBytes), signal ? { signal } : {});
+      return JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+    } catch (err) {
+      if (isAbsent(err)) return null;
+      throw err;
+    }
+  };
+  return (await cache.manifest(baseUrl, fetchManifest, opts.revalidate ?? false, signal)) as Manifest | null;
 }
 
 /**

@@ -4,7 +4,7 @@
  * see its progress over a BroadcastChannel and then read it from the cache. When IndexedDB cannot be
  * opened the cache works from memory and says why.
  */
-import { AbortError, QuotaExceededError } from '../errors.ts';
+import { AbortError, NetworkError, QuotaExceededError } from '../errors.ts';
 import { chunkRange, openCacheDb, type CacheDb, type FileRecord, type ModelRecord } from './cache-db.ts';
 import { concatChunks, download, MemorySink, sha256Hex, type ChunkSink, type DownloadOptions, type FileSpec } from './download.ts';
 
@@ -46,6 +46,14 @@ export interface ModelRef {
 }
 
 const PROGRESS_CHANNEL = 'browser-slm-download-progress';
+/** Key of the throw-away chunks written to test for space. */
+const PROBE_KEY = '\u0000space-probe';
+
+/** The parts of a model's manifest.json the cache relies on. */
+export interface ManifestLike {
+  revision?: string;
+  files?: Record<string, { bytes: number; sha256: string }>;
+}
 
 export class WeightCache {
   private constructor(
@@ -77,6 +85,30 @@ export class WeightCache {
     return `${ref.baseUrl}@${ref.revision}`;
   }
 
+  /**
+   * The manifest for the model at `baseUrl`: the cached one when a revision is cached (no request),
+   * else `fetchManifest()`'s, recorded at once so other tabs waiting on the same lock reuse it.
+   * `fetchManifest` returns null for a model without one and throws NetworkError when offline, in
+   * which case the cached manifest (if any) stands in.
+   */
+  async manifest(baseUrl: string, fetchManifest: () => Promise<ManifestLike | null>, revalidate: boolean, signal?: AbortSignal): Promise<ManifestLike | null> {
+    const lookup = async (): Promise<ManifestLike | null> => {
+      const cached = await this.latest(baseUrl);
+      if (cached?.manifest && !revalidate) return cached.manifest as ManifestLike;
+      let manifest: ManifestLike | null;
+      try {
+        manifest = await fetchManifest();
+      } catch (err) {
+        if (err instanceof NetworkError && cached) return cached.manifest as ManifestLike | null;
+        throw err;
+      }
+      if (manifest?.revision && this.db) await this.saveModel({ id: baseUrl, baseUrl, revision: manifest.revision, manifest });
+      return manifest;
+    };
+    if (!this.db) return lookup();
+    return withLock(`manifest:${baseUrl}`, signal, lookup);
+  }
+
   /** The most recently used cached revision of the model at `baseUrl`, with its manifest. */
   async latest(baseUrl: string): Promise<ModelRecord | undefined> {
     if (!this.db) return undefined;
@@ -105,7 +137,7 @@ export class WeightCache {
     const key = fileKey(ref, spec.path);
     const cached = await this.readComplete(key, opts);
     if (cached) return cached;
-    return withFileLock(key, opts.signal, (loaded, total) => opts.onProgress?.(loaded, total, 'other-tab'), async (broadcast) => {
+    return withProgressLock(key, opts.signal, (loaded, total) => opts.onProgress?.(loaded, total, 'other-tab'), async (broadcast) => {
       // Another tab may have finished it while we waited for the lock.
       const ready = await this.readComplete(key, opts);
       if (ready) return ready;
@@ -204,7 +236,12 @@ export class WeightCache {
     return evicted;
   }
 
-  /** Fails early when the files still to download cannot fit in the budget or the origin's quota. */
+  /**
+   * Fails early, before any download, when the files still to download cannot fit: in the budget, in
+   * the origin's reported quota, or in a real write. Browsers may report an obfuscated quota from
+   * navigator.storage.estimate(), so the cache commits that many bytes of incompressible data in one
+   * transaction and deletes them again: if that fits, the model will.
+   */
   async checkSpace(ref: ModelRef, specs: FileSpec[]): Promise<void> {
     const needed = await this.missingBytes(ref, specs);
     if (needed <= 0 || !this.db) return;
@@ -213,13 +250,32 @@ export class WeightCache {
       throw new QuotaExceededError(`the model needs ${needed} more bytes but the cache budget is ${budget}`, { details: { needed, budget } });
     }
     const estimate = await globalThis.navigator?.storage?.estimate?.();
-    if (estimate?.quota !== undefined) {
-      const free = estimate.quota - (estimate.usage ?? 0);
-      if (needed > free) {
-        throw new QuotaExceededError(`the model needs ${needed} bytes of storage but only ${free} are free for this site`, {
-          details: { needed, free, quota: estimate.quota, usage: estimate.usage },
-        });
-      }
+    const free = estimate?.quota !== undefined ? estimate.quota - (estimate.usage ?? 0) : undefined;
+    const refuse = (cause?: unknown): QuotaExceededError =>
+      new QuotaExceededError(`the model needs ${needed} bytes of storage but only ${free ?? 'fewer'} are free for this site`, {
+        ...(cause !== undefined && { cause }),
+        details: { needed, ...(free !== undefined && { free }), ...(estimate?.quota !== undefined && { quota: estimate.quota }) },
+      });
+    if (free !== undefined && needed > free) throw refuse();
+    try {
+      await this.probeWrite(needed);
+    } catch (err) {
+      if (err instanceof DOMException && err.name === 'QuotaExceededError') throw refuse(err);
+      throw err;
+    }
+  }
+
+  private async probeWrite(bytes: number): Promise<void> {
+    const db = this.db!;
+    const block = new Uint8Array(Math.min(this.config.chunkBytes, bytes));
+    for (let at = 0; at < block.byteLength; at += 65536) crypto.getRandomValues(block.subarray(at, at + 65536));
+    const probe = chunkRange(PROBE_KEY);
+    try {
+      const tx = db.transaction('chunks', 'readwrite');
+      for (let i = 0; i * block.byteLength < bytes; i++) void tx.store.put(block.buffer.slice(0), [PROBE_KEY, i]);
+      await tx.done;
+    } finally {
+      await db.delete('chunks', probe).catch(() => {});
     }
   }
 
@@ -319,32 +375,38 @@ class IdbSink implements ChunkSink {
   }
 }
 
+/** Runs `fn` holding this origin's Web Lock `name` (one tab at a time); without Web Locks it just runs. */
+async function withLock<T>(name: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks) return fn();
+  try {
+    return await locks.request(`browser-slm:${name}`, signal ? { signal } : {}, fn);
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw new AbortError(`waiting for another tab (${name}) was aborted`, { cause: err });
+    throw err;
+  }
+}
+
 /**
- * Runs `fn` holding this origin's lock for `key`, so one tab downloads while others wait; waiters get
- * the holder's progress. Without Web Locks (old browsers) it just runs.
+ * Downloads under the file's lock so one tab fetches while others wait; waiters receive the holder's
+ * progress over a BroadcastChannel until they get the lock (and then find the file complete).
  */
-async function withFileLock<T>(
+async function withProgressLock<T>(
   key: string,
   signal: AbortSignal | undefined,
   onOtherTabProgress: (loaded: number, total: number | undefined) => void,
   fn: (broadcast: (loaded: number, total: number | undefined) => void) => Promise<T>,
 ): Promise<T> {
-  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
   const channel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(PROGRESS_CHANNEL) : null;
   const listen = (e: MessageEvent<{ key: string; loaded: number; total?: number }>): void => {
     if (e.data.key === key) onOtherTabProgress(e.data.loaded, e.data.total);
   };
   channel?.addEventListener('message', listen);
-  const broadcast = (loaded: number, total: number | undefined): void => channel?.postMessage({ key, loaded, total });
   try {
-    if (!locks) return await fn(broadcast);
-    return await locks.request(`browser-slm:${key}`, signal ? { signal } : {}, async () => {
+    return await withLock(`file:${key}`, signal, () => {
       channel?.removeEventListener('message', listen);
-      return fn(broadcast);
+      return fn((loaded, total) => channel?.postMessage({ key, loaded, total }));
     });
-  } catch (err) {
-    if (err instanceof DOMException && err.name === 'AbortError') throw new AbortError(`waiting for another tab's download of ${key} was aborted`, { cause: err });
-    throw err;
   } finally {
     channel?.close();
   }
