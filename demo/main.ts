@@ -18,6 +18,11 @@ const ui = {
   output: $('output'),
   metrics: $('metrics'),
   error: $('error'),
+  storageUsage: $('storage-usage'),
+  persist: $<HTMLButtonElement>('persist'),
+  persistStatus: $('persist-status'),
+  clearCache: $<HTMLButtonElement>('clear-cache'),
+  cachedModels: $<HTMLTableSectionElement>('cached-models'),
 };
 
 const client = await SlmClient.inWorker();
@@ -39,9 +44,10 @@ function showProgress(e: ProgressEvent): void {
     const total = e.totalBytes;
     ui.progress.value = total ? e.totalLoaded / total : 0;
     ui.progressText.textContent = `Downloading ${e.file} · ${mb(e.totalLoaded)}${total ? ` of ${mb(total)}` : ''}`;
+  } else if (e.phase === 'ready') {
+    ui.progress.value = 1; // the status line is written when load() resolves (this event may arrive after it)
   } else {
-    ui.progress.value = e.phase === 'ready' ? 1 : ui.progress.value;
-    ui.progressText.textContent = { compile: 'Creating session…', warmup: 'Checking backend…', ready: 'Ready' }[e.phase];
+    ui.progressText.textContent = e.phase === 'compile' ? 'Creating session…' : 'Checking backend…';
   }
 }
 
@@ -69,8 +75,34 @@ async function ensureLoaded(): Promise<ModelHandle> {
   loadedKey = key;
   ui.progressText.textContent = `Ready · ${describe(model.info)}`;
   ui.progressText.title = model.info.backendReason;
+  void renderStorage();
   return model;
 }
+
+async function renderStorage(): Promise<void> {
+  const [models, usage, persisted] = await Promise.all([client.cachedModels(), client.storageUsage(), navigator.storage?.persisted?.() ?? false]);
+  ui.storageUsage.textContent = usage.persistent
+    ? `${mb(usage.cachedBytes)} of models cached` + (usage.usage !== undefined && usage.quota !== undefined ? ` · site uses ${mb(usage.usage)} of ${mb(usage.quota)} allowed` : '')
+    : `Not caching: ${usage.reason}`;
+  ui.persistStatus.textContent = persisted ? 'Persistent storage' : 'Not persistent: may be evicted';
+  ui.cachedModels.replaceChildren(
+    ...models.map((m) => {
+      const row = document.createElement('tr');
+      for (const text of [m.id, m.revision, mb(m.bytes + m.partialBytes) + (m.partialBytes ? ' (partial)' : ''), new Date(m.lastUsed).toLocaleString()]) {
+        row.insertCell().textContent = text;
+      }
+      const remove = document.createElement('button');
+      remove.textContent = 'Delete';
+      remove.setAttribute('aria-label', `Delete ${m.id} ${m.revision}`);
+      remove.addEventListener('click', () => void client.deleteCachedModel(m.key).then(renderStorage, showError));
+      row.insertCell().append(remove);
+      return row;
+    }),
+  );
+}
+
+ui.persist.addEventListener('click', () => void client.requestPersistentStorage().then(renderStorage, showError));
+ui.clearCache.addEventListener('click', () => void client.clearCache().then(renderStorage, showError));
 
 ui.load.addEventListener('click', () => void ensureLoaded().catch(showError));
 
@@ -105,6 +137,7 @@ ui.generate.addEventListener('click', async () => {
 
 ui.stop.addEventListener('click', () => running?.abort());
 
+void renderStorage();
 // Ready: the client exists and every handler is attached.
 ui.load.disabled = false;
 ui.generate.disabled = false;

@@ -154,6 +154,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
     }),
   ]);
   await store.touch(ref);
+  if (manifest) await store.deleteOtherRevisions(ref);
   await store.enforceBudget(WeightCache.modelKey(ref));
   const fetched = performance.now();
 

@@ -213,6 +213,15 @@ export class WeightCache {
     await tx.done;
   }
 
+  /** Deletes every other cached revision of the model at `ref.baseUrl` (superseded by `ref`). */
+  async deleteOtherRevisions(ref: ModelRef): Promise<string[]> {
+    if (!this.db) return [];
+    const keep = WeightCache.modelKey(ref);
+    const stale = (await this.db.getAll('models')).filter((m) => m.baseUrl === ref.baseUrl && m.key !== keep).map((m) => m.key);
+    for (const key of stale) await this.delete(key);
+    return stale;
+  }
+
   async clear(): Promise<void> {
     if (!this.db) return;
     const tx = this.db.transaction(['models', 'files', 'chunks'], 'readwrite');

@@ -60,6 +60,19 @@ describe('demo on WASM (no WebGPU adapter)', () => {
     expect(cspViolations).toEqual([]);
   });
 
+  it('the Storage panel lists the cached model with its size; Delete removes it', async () => {
+    const row = page.getByRole('row').filter({ hasText: 'stories260k' });
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.textContent()).toMatch(/stories260k[0-9a-f]{16}1\.\d\d MB/);
+    expect(await page.getByLabel('Storage usage').textContent()).toMatch(/MB of models cached · site uses/);
+    await page.getByRole('button', { name: 'Keep models when space runs low' }).click();
+    await expect.poll(() => page.getByLabel('Persistence').textContent()).toMatch(/^(Persistent storage|Not persistent: may be evicted)$/);
+    await page.screenshot({ path: 'test-results/demo-storage.png', fullPage: true });
+    await row.getByRole('button', { name: /^Delete stories260k/ }).click();
+    await expect.poll(() => row.count()).toBe(0);
+    expect(await page.getByLabel('Storage usage').textContent()).toMatch(/^0\.00 MB of models cached/);
+  });
+
   it('looks like a finished page (screenshot for review)', async () => {
     await page.screenshot({ path: 'test-results/demo-wasm.png', fullPage: true });
     const box = await page.getByLabel('Output').boundingBox();

@@ -154,6 +154,17 @@ describe('IndexedDB weight cache', () => {
     db.close();
   });
 
+  it('drops superseded revisions of the same model, and only those', async () => {
+    const old: ModelRef = { ...ref, revision: 'old' };
+    const elsewhere: ModelRef = { ...ref, baseUrl: `${server.url}/elsewhere/`, revision: 'old' };
+    await cache.get(old, spec('config.json', 'json'));
+    server.files.set('/elsewhere/config.json', server.files.get('/m/config.json')!);
+    await cache.get(elsewhere, spec('config.json', 'json'));
+    await cache.get(ref, spec('config.json', 'json'));
+    expect(await cache.deleteOtherRevisions(ref)).toEqual([WeightCache.modelKey(old)]);
+    expect((await cache.list()).map((m) => m.key).sort()).toEqual([WeightCache.modelKey(elsewhere), WeightCache.modelKey(ref)].sort());
+  });
+
   it('evicts least recently used models beyond the budget and refuses a model larger than it', async () => {
     const budgeted = await WeightCache.open({ dbName: `test-${++dbCounter}`, chunkBytes: CHUNK, budgetBytes: onnxBytes.byteLength + 100_000 });
     const older: ModelRef = { ...ref, revision: 'older' };
