@@ -1,4 +1,5 @@
 import { defineConfig } from 'vite';
+import { offlineShell } from './src/vite/offline-shell.ts';
 import { slmRuntime } from './src/vite/plugin.ts';
 
 // The demo runs under a strict CSP: no eval, scripts and workers only from this origin.
@@ -9,6 +10,7 @@ const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-sr
 export default defineConfig(async ({ mode }) => ({
   plugins: [
     slmRuntime({ headers: { 'Content-Security-Policy': CSP } }),
+    offlineShell({ exclude: /^tests\// }),
     ...(mode === 'harness' ? [(await import('./tests/browser/support/test-server.ts')).testServer('public/models')] : []),
   ],
   build: {

@@ -25,6 +25,12 @@ const ui = {
   cachedModels: $<HTMLTableSectionElement>('cached-models'),
 };
 
+// After the first visit the built demo reloads offline: sw.js (see src/vite/offline-shell.ts) keeps
+// the app shell, the IndexedDB cache keeps the models.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  void navigator.serviceWorker.register(new URL('sw.js', document.baseURI), { scope: './' });
+}
+
 const client = await SlmClient.inWorker();
 let model: ModelHandle | null = null;
 let loadedKey = '';

@@ -9,7 +9,14 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await build({ mode: 'harness', logLevel: 'warn' });
+  // Vitest sets NODE_ENV=test; the harness must be a production build like `npm run build`.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ mode: 'harness', logLevel: 'warn' });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
   const server = await preview({ mode: 'harness', logLevel: 'warn', preview: { port: 0, host: '127.0.0.1' } });
   project.provide('previewUrl', server.resolvedUrls!.local[0]!);
   return async () => {

@@ -1,0 +1,36 @@
+/** After one online visit, the built demo reloads and generates with the network cut (service worker + IndexedDB). */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KNOWN_GOOD } from '../support/sources.ts';
+import { appUrl, launch } from './support/browser.ts';
+import { generateInDemo } from './support/demo.ts';
+
+describe('demo offline after the first visit', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch({ webgpu: false });
+  });
+  afterAll(async () => browser?.close());
+
+  it('reloads with context.setOffline(true) and still streams the reference text', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(appUrl('?dtype=fp32'));
+    // The service worker has precached the shell once it is active and controls the page.
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+    });
+    const online = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 12 });
+    expect(KNOWN_GOOD.text.startsWith(online.output)).toBe(true);
+
+    await context.setOffline(true);
+    await page.reload();
+    const offline = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 24 });
+    expect(KNOWN_GOOD.text.startsWith(offline.output)).toBe(true);
+    expect(offline.output.length).toBeGreaterThan(KNOWN_GOOD.prompt.length + 40);
+    expect(offline.metrics).toMatch(/^WASM · fp32 ·/);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await context.close();
+  });
+});
