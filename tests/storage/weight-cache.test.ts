@@ -180,6 +180,21 @@ describe('IndexedDB weight cache', () => {
     await expect(tiny.checkSpace(ref, [spec(onnxPath)])).rejects.toThrow(QuotaExceededError);
   });
 
+  it('works from memory, and says why, where IndexedDB is unavailable', async () => {
+    const saved = globalThis.indexedDB;
+    // @ts-expect-error simulating a context without IndexedDB
+    delete globalThis.indexedDB;
+    try {
+      const memory = await WeightCache.open({ dbName: 'none', chunkBytes: CHUNK });
+      expect(memory.persistent).toBe(false);
+      expect(memory.unavailableReason).toMatch(/IndexedDB is not available/);
+      expect(sameBytes(await memory.get(ref, spec(onnxPath)), onnxBytes)).toBe(true);
+      expect(await memory.list()).toEqual([]);
+    } finally {
+      globalThis.indexedDB = saved;
+    }
+  });
+
   it('opens schema version 1 with its three stores', async () => {
     const db = await openCacheDb(`test-${++dbCounter}`);
     expect(db.version).toBe(SCHEMA_VERSION);
