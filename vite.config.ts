@@ -5,12 +5,12 @@ import { slmRuntime } from './src/vite/plugin.ts';
 // The demo runs under a strict CSP: no eval, scripts and workers only from this origin.
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' https:";
 
-// `--mode harness` builds the demo plus the test harness page into dist-harness/, and its preview
+// `--mode harness` builds the demo plus the test harness and benchmark pages into dist-harness/, and its preview
 // server gets a controllable model file server (tests only).
 export default defineConfig(async ({ mode }) => ({
   plugins: [
     slmRuntime({ headers: { 'Content-Security-Policy': CSP } }),
-    offlineShell({ exclude: /^tests\// }),
+    offlineShell({ exclude: /^(tests|bench)\// }),
     ...(mode === 'harness' ? [(await import('./tests/browser/support/test-server.ts')).testServer('public/models')] : []),
   ],
   build: {
@@ -18,7 +18,7 @@ export default defineConfig(async ({ mode }) => ({
     chunkSizeWarningLimit: 4096,
     outDir: mode === 'harness' ? 'dist-harness' : 'dist',
     rollupOptions: {
-      input: { main: 'index.html', ...(mode === 'harness' && { harness: 'tests/browser/harness/index.html' }) },
+      input: { main: 'index.html', ...(mode === 'harness' && { harness: 'tests/browser/harness/index.html', bench: 'bench/page/index.html' }) },
     },
   },
 }));

@@ -45,6 +45,8 @@ export interface LoadOptions {
 
 export interface GenerateOptions {
   maxNewTokens?: number;
+  /** End-of-sequence is not allowed before this many new tokens (default 0). */
+  minNewTokens?: number;
   /** 0 means greedy decoding (the default). */
   temperature?: number;
   topK?: number;

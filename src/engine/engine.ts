@@ -190,6 +190,7 @@ export class Engine {
         finishReason = 'aborted';
         break;
       }
+      if (generated.length < opts.minNewTokens) for (const id of eosIds) logits[id] = -Infinity;
       const next = sampler.next(logits, opts.repetitionPenalty !== 1 ? [...promptIds, ...generated] : []);
       if (generated.length === 0) firstTokenAt = performance.now();
       if (eosIds.has(next)) {
@@ -295,6 +296,7 @@ function validateGenerateOptions(prompt: unknown, o: GenerateOptions): Required<
   if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string; got ${prompt === null ? 'null' : typeof prompt}`);
   const opts = {
     maxNewTokens: o.maxNewTokens ?? 128,
+    minNewTokens: o.minNewTokens ?? 0,
     temperature: o.temperature ?? 0,
     topK: o.topK ?? 0,
     topP: o.topP ?? 1,
@@ -306,6 +308,7 @@ function validateGenerateOptions(prompt: unknown, o: GenerateOptions): Required<
     if (!ok) throw new InvalidArgumentError(`${what}; got ${JSON.stringify(value)}`, { details: { value } });
   };
   check(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 0, 'maxNewTokens must be a non-negative integer', opts.maxNewTokens);
+  check(Number.isInteger(opts.minNewTokens) && opts.minNewTokens >= 0 && opts.minNewTokens <= opts.maxNewTokens, 'minNewTokens must be an integer from 0 to maxNewTokens', opts.minNewTokens);
   check(Number.isFinite(opts.temperature) && opts.temperature >= 0, 'temperature must be a finite number ≥ 0', opts.temperature);
   check(Number.isInteger(opts.topK) && opts.topK >= 0, 'topK must be a non-negative integer (0 = off)', opts.topK);
   check(Number.isFinite(opts.topP) && opts.topP > 0 && opts.topP <= 1, 'topP must be in (0, 1]', opts.topP);

@@ -13,7 +13,8 @@ export function configureTransformers(runtime: RuntimeEnv, cache: () => Promise<
   env.useCustomCache = true;
   env.customCache = new TransformersCache(cache);
   env.allowLocalModels = true;
-  env.localModelPath = runtime.modelBaseUrl;
+  // transformers.js looks up "local" models only under a path, never an absolute URL.
+  env.localModelPath = new URL(runtime.modelBaseUrl).pathname;
   env.remoteHost = `${runtime.hubHost.replace(/\/$/, '')}/`;
   const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown } };
   if (onnx.wasm) onnx.wasm.wasmPaths = runtime.ortBaseUrl;

@@ -1,16 +1,9 @@
 /** Debian Chromium driven by playwright-core, with or without the SwiftShader WebGPU adapter. */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { inject } from 'vitest';
+import { launchChromium } from '../../../scripts/harness.ts';
 
-const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan', '--disable-vulkan-surface'];
-
-export function launch(options: { webgpu: boolean }): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [...BASE_ARGS, ...(options.webgpu ? WEBGPU_ARGS : [])],
-  });
-}
+export const launch = launchChromium;
 
 export function appUrl(path = ''): string {
   return new URL(path, inject('previewUrl')).href;

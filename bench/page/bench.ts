@@ -1,0 +1,127 @@
+/**
+ * The benchmark page (built with the harness, driven by bench/run.ts): our runtime through its public
+ * worker API, transformers.js in its own worker, and the cache against bare IndexedDB.
+ */
+import * as Comlink from 'comlink';
+import { SlmClient, type Dtype, type ModelHandle } from '../../src/index.ts';
+import { WeightCache } from '../../src/storage/weight-cache.ts';
+import type { BaselineApi, Run } from './types.ts';
+
+let ours: { client: SlmClient; model: ModelHandle } | null = null;
+let baseline: { worker: Worker; api: Comlink.Remote<BaselineApi> } | null = null;
+
+const bench = {
+  crossOriginIsolated: () => globalThis.crossOriginIsolated,
+
+  async oursOpen(model: string, dtype: Dtype, threads: number): Promise<number> {
+    await bench.oursClose();
+    const client = await SlmClient.inWorker();
+    const started = performance.now();
+    const handle = await client.load(model, { dtype, device: 'wasm', threads });
+    ours = { client, model: handle };
+    return performance.now() - started;
+  },
+  async oursGenerate(prompt: string, maxNewTokens: number): Promise<Run> {
+    const { stats } = await ours!.model.generate(prompt, { maxNewTokens, minNewTokens: maxNewTokens });
+    return {
+      promptTokens: stats.promptTokens,
+      tokens: stats.generatedTokens,
+      ttftMs: stats.timeToFirstTokenMs,
+      prefillTokensPerSecond: stats.prefillTokensPerSecond,
+      decodeTokensPerSecond: stats.decodeTokensPerSecond,
+    };
+  },
+  async oursClose(): Promise<void> {
+    ours?.client.terminate();
+    ours = null;
+  },
+
+  async baselineOpen(model: string, dtype: Dtype, threads: number, browserCache = false): Promise<number> {
+    await bench.baselineClose();
+    const worker = new Worker(new URL('./tjs.worker.ts', import.meta.url), { type: 'module', name: 'transformers-js' });
+    const api = Comlink.wrap<BaselineApi>(worker);
+    baseline = { worker, api };
+    return api.load(model, dtype, threads, browserCache);
+  },
+  baselineGenerate: (prompt: string, maxNewTokens: number): Promise<Run> => baseline!.api.generate(prompt, maxNewTokens),
+  async baselineClose(): Promise<void> {
+    baseline?.worker.terminate();
+    baseline = null;
+  },
+
+  /** load() to first token, in a fresh worker: cold or warm depending on what the caches hold. */
+  async oursStartup(model: string, dtype: Dtype): Promise<number> {
+    const started = performance.now();
+    await bench.oursOpen(model, dtype, 1);
+    await bench.oursGenerate('Once upon a time', 1);
+    await bench.oursClose();
+    return performance.now() - started;
+  },
+  async baselineStartup(model: string, dtype: Dtype): Promise<number> {
+    const started = performance.now();
+    await bench.baselineOpen(model, dtype, 1, true);
+    await bench.baselineGenerate('Once upon a time', 1);
+    await bench.baselineClose();
+    return performance.now() - started;
+  },
+  async clearStorage(): Promise<void> {
+    const client = await SlmClient.inWorker();
+    await client.clearCache();
+    client.terminate();
+    for (const name of await caches.keys()) await caches.delete(name);
+  },
+
+  /** MB/s writing and reading `megabytes` through the weight cache, and as bare IndexedDB puts/gets of the same chunks. */
+  async cacheThroughput(megabytes: number): Promise<{ oursWrite: number; oursRead: number; bareWrite: number; bareRead: number }> {
+    const chunkBytes = 4 * 1024 * 1024;
+    const bytes = new Uint8Array(megabytes * 1024 * 1024);
+    for (let at = 0; at < bytes.byteLength; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    const mbps = (ms: number): number => (megabytes * 1000) / ms;
+
+    const cache = await WeightCache.open({ dbName: 'bench-cache', chunkBytes });
+    const ref = { id: 'bench', revision: 'r', baseUrl: 'bench:', manifest: null };
+    let t = performance.now();
+    await cache.put(ref, 'blob', bytes);
+    const oursWrite = mbps(performance.now() - t);
+    t = performance.now();
+    const back = await cache.match(ref, 'blob');
+    const oursRead = mbps(performance.now() - t);
+    if (back?.byteLength !== bytes.byteLength) throw new Error('cache read-back failed');
+    await cache.clear();
+
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('bench-bare', 1);
+      r.onupgradeneeded = () => r.result.createObjectStore('chunks');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const done = (tx: IDBTransaction): Promise<void> => new Promise((resolve, reject) => ((tx.oncomplete = () => resolve()), (tx.onerror = () => reject(tx.error))));
+    t = performance.now();
+    for (let at = 0, i = 0; at < bytes.byteLength; at += chunkBytes, i++) {
+      const tx = db.transaction('chunks', 'readwrite');
+      tx.objectStore('chunks').put(bytes.slice(at, at + chunkBytes).buffer, i);
+      await done(tx);
+    }
+    const bareWrite = mbps(performance.now() - t);
+    t = performance.now();
+    const tx = db.transaction('chunks', 'readonly');
+    const all = await new Promise<ArrayBuffer[]>((resolve) => {
+      const r = tx.objectStore('chunks').getAll();
+      r.onsuccess = () => resolve(r.result as ArrayBuffer[]);
+    });
+    const joined = new Uint8Array(bytes.byteLength);
+    let offset = 0;
+    for (const c of all) {
+      joined.set(new Uint8Array(c), offset);
+      offset += c.byteLength;
+    }
+    const bareRead = mbps(performance.now() - t);
+    db.close();
+    indexedDB.deleteDatabase('bench-bare');
+    return { oursWrite, oursRead, bareWrite, bareRead };
+  },
+};
+
+export type BenchPage = typeof bench;
+(window as unknown as { bench: BenchPage }).bench = bench;
+document.body.dataset.ready = 'true';

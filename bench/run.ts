@@ -1,0 +1,234 @@
+/**
+ * npm run bench [-- --quick] [--runs N]
+ *
+ * Measures our runtime side by side with transformers.js (same ONNX file, own worker), onnxruntime-node
+ * (same ONNX file, same threads) and bare IndexedDB, interleaving the sides run by run so that both see
+ * the same machine state, and writes bench/results/latest.json and latest.md. --quick (used by the test
+ * suite) runs stories260K only, 2 runs, 16 tokens.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AutoTokenizer } from '@huggingface/transformers';
+import type { Browser, Page } from 'playwright-core';
+import { PROJECT_ROOT } from '../models/sources.ts';
+import { launchChromium, startHarnessServer } from '../scripts/harness.ts';
+import { openNative } from './native.ts';
+import type { BenchPage } from './page/bench.ts';
+import type { Run } from './page/types.ts';
+import { summarize, writeReport, type Ratio, type Report, type Row } from './report.ts';
+
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, runs: { type: 'string' }, out: { type: 'string' } },
+});
+const QUICK = args.quick;
+const RUNS = Number(args.runs ?? (QUICK ? 2 : 5));
+const NEW_TOKENS = QUICK ? 16 : 128;
+const PREFILL_TOKENS = QUICK ? 64 : 200;
+const MODELS = QUICK ? ['stories260k'] : ['stories260k', 'llama-15m'];
+const MODELS_DIR = join(PROJECT_ROOT, 'public', 'models');
+const OUT = args.out ?? join(PROJECT_ROOT, 'bench', 'results');
+const DECODE_PROMPT = 'Once upon a time';
+const GOALS: Record<string, { vsTransformers: number; vsNative: number }> = {
+  stories260k: { vsTransformers: 2, vsNative: 0.35 },
+  'llama-15m': { vsTransformers: 1.35, vsNative: 0.9 },
+};
+
+const rows: Row[] = [];
+const ratios: Ratio[] = [];
+const notes: string[] = [];
+const log = (line: string): void => console.log(`bench: ${line}`);
+
+function models(): void {
+  const tsx = (...a: string[]): void => void execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'models/cli.ts'), '--if-stale', ...a], { stdio: 'inherit' });
+  tsx();
+  if (!QUICK) {
+    tsx('--synthetic', 'llama-15m');
+    tsx('--synthetic', 'llama-110m', '--dtype', 'q4');
+  }
+}
+
+/** A prompt of about `tokens` tokens for the model's tokenizer (story text, repeated as needed). */
+async function prefillPrompt(model: string, tokens: number): Promise<{ text: string; ids: number[] }> {
+  const tokenizer = await AutoTokenizer.from_pretrained(join(MODELS_DIR, model), { local_files_only: true });
+  const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day, she saw a big red ball under a tree and ran to get it. ';
+  const words = story.repeat(20).split(' ');
+  let text = '';
+  for (const w of words) {
+    const next = text ? `${text} ${w}` : w;
+    if (tokenizer.encode(next).length > tokens) break;
+    text = next;
+  }
+  return { text, ids: tokenizer.encode(text) };
+}
+
+function record(measure: string, model: string, dtype: string, backend: string, threads: number | string, side: string, metric: string, unit: string, values: number[], note?: string): number {
+  const s = summarize(values);
+  rows.push({ measure, model, dtype, backend, threads, side, metric, unit, ...s, ...(note && { note }) });
+  return s.median;
+}
+
+async function call<K extends keyof BenchPage>(page: Page, name: K, ...params: Parameters<BenchPage[K]>): Promise<Awaited<ReturnType<BenchPage[K]>>> {
+  return page.evaluate(({ name, params }) => (window as unknown as { bench: Record<string, (...a: unknown[]) => unknown> }).bench[name]!(...params), { name, params }) as never;
+}
+
+/** Decode (short prompt, NEW_TOKENS greedy) and prefill (PREFILL_TOKENS prompt) for each side, interleaved run by run. */
+async function speed(page: Page, model: string, dtype: 'fp32', threads: number, withBaseline: boolean): Promise<void> {
+  const prompt = await prefillPrompt(model, PREFILL_TOKENS);
+  const decodeIds = (await AutoTokenizer.from_pretrained(join(MODELS_DIR, model), { local_files_only: true })).encode(DECODE_PROMPT);
+  const native = await openNative(join(MODELS_DIR, model), 'onnx/model.onnx', threads);
+  await call(page, 'oursOpen', model, dtype, threads);
+  if (withBaseline) await call(page, 'baselineOpen', model, dtype, threads, false);
+  type Side = 'ours' | 'transformers.js' | 'onnxruntime-node';
+  const sides: Side[] = withBaseline ? ['ours', 'transformers.js', 'onnxruntime-node'] : ['ours', 'onnxruntime-node'];
+  const results: Record<Side, { decode: number[]; prefill: number[] }> = {
+    ours: { decode: [], prefill: [] },
+    'transformers.js': { decode: [], prefill: [] },
+    'onnxruntime-node': { decode: [], prefill: [] },
+  };
+  const runSide = async (side: Side, text: string, ids: number[], n: number): Promise<Run> =>
+    side === 'ours' ? call(page, 'oursGenerate', text, n) : side === 'transformers.js' ? call(page, 'baselineGenerate', text, n) : native.generate(ids, n);
+  // One warm-up of each side, then RUNS rounds with the order rotated every round.
+  for (const side of sides) await runSide(side, DECODE_PROMPT, decodeIds, 4);
+  for (let i = 0; i < RUNS; i++) {
+    for (let j = 0; j < sides.length; j++) {
+      const side = sides[(i + j) % sides.length]!;
+      results[side].decode.push((await runSide(side, DECODE_PROMPT, decodeIds, NEW_TOKENS)).decodeTokensPerSecond);
+      results[side].prefill.push((await runSide(side, prompt.text, prompt.ids, 1)).prefillTokensPerSecond);
+    }
+  }
+  await call(page, 'oursClose');
+  await call(page, 'baselineClose');
+  const median: Record<string, { decode: number; prefill: number }> = {};
+  for (const side of sides) {
+    const backend = side === 'onnxruntime-node' ? 'cpu (native)' : 'wasm';
+    median[side] = {
+      decode: record('decode', model, dtype, backend, threads, side, `decode, ${NEW_TOKENS} new tokens`, 'tokens/s', results[side].decode),
+      prefill: record('prefill', model, dtype, backend, threads, side, `prefill, ${prompt.ids.length}-token prompt`, 'tokens/s', results[side].prefill),
+    };
+  }
+  const goal = GOALS[model]!;
+  if (withBaseline) {
+    const value = median.ours!.decode / median['transformers.js']!.decode;
+    ratios.push({ name: `decode ours ÷ transformers.js (${threads} thread)`, model, value, goal: `≥ ${goal.vsTransformers}`, met: value >= goal.vsTransformers });
+  }
+  for (const kind of ['decode', 'prefill'] as const) {
+    const value = median.ours![kind] / median['onnxruntime-node']![kind];
+    ratios.push({ name: `${kind} browser ÷ onnxruntime-node (${threads} thread${threads > 1 ? 's' : ''})`, model, value, goal: `≥ ${goal.vsNative}`, met: threads === 1 ? value >= goal.vsNative : null });
+  }
+}
+
+/** load() to first token: cold (empty caches, local server), warm from our IndexedDB, and transformers.js cold and warm from its Cache API. */
+async function startup(page: Page, model: string): Promise<void> {
+  const times = { oursCold: [] as number[], oursWarm: [] as number[], tjsCold: [] as number[], tjsWarm: [] as number[] };
+  for (let i = 0; i < RUNS; i++) {
+    await call(page, 'clearStorage');
+    times.oursCold.push(await call(page, 'oursStartup', model, 'fp32'));
+    times.tjsCold.push(await call(page, 'baselineStartup', model, 'fp32'));
+    times.oursWarm.push(await call(page, 'oursStartup', model, 'fp32'));
+    times.tjsWarm.push(await call(page, 'baselineStartup', model, 'fp32'));
+  }
+  const m = (label: string, side: string, values: number[]): number => record('start-up', model, 'fp32', 'wasm', 1, side, `load() to first token, ${label}`, 'ms', values);
+  m('cold', 'ours', times.oursCold);
+  const oursWarm = m('warm (our IndexedDB cache)', 'ours', times.oursWarm);
+  m('cold', 'transformers.js', times.tjsCold);
+  const tjsWarm = m('warm (its Cache API storage)', 'transformers.js', times.tjsWarm);
+  ratios.push({ name: 'warm start-up ours ÷ transformers.js (time, lower is better)', model, value: oursWarm / tjsWarm, goal: '≤ 1', met: oursWarm <= tjsWarm });
+}
+
+/** Peak resident memory of the page's renderer (which hosts the worker) while loading, ÷ the weight file's bytes. */
+async function memory(browser: Browser, url: string): Promise<void> {
+  const model = 'llama-110m';
+  const manifest = JSON.parse(readFileSync(join(MODELS_DIR, model, 'manifest.json'), 'utf8'));
+  const weightBytes = manifest.files['onnx/model_q4.onnx'].bytes as number;
+  const cdp = await browser.newBrowserCDPSession();
+  const renderers = async (): Promise<number[]> =>
+    ((await cdp.send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> }).processInfo.filter((p) => p.type === 'renderer').map((p) => p.id);
+  const status = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+  const peaks: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const before = new Set(await renderers());
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(new URL('bench/page/index.html', url).href);
+    await page.waitForSelector('body[data-ready="true"]');
+    const pid = (await renderers()).find((p) => !before.has(p))!;
+    const baseline = status(pid, 'VmRSS');
+    await call(page, 'oursOpen', model, 'q4', 1);
+    peaks.push((status(pid, 'VmHWM') - baseline) / weightBytes);
+    await context.close();
+  }
+  const value = record('memory', model, 'q4', 'wasm', 1, 'ours', 'peak renderer RSS growth while loading ÷ weight bytes', 'ratio', peaks, `weights ${weightBytes} bytes`);
+  ratios.push({ name: 'peak memory while loading ÷ weight bytes', model, value, goal: '≤ 1.3', met: value <= 1.3 });
+}
+
+async function cacheThroughput(page: Page): Promise<void> {
+  const mb = QUICK ? 16 : 64;
+  const r = { oursWrite: [] as number[], oursRead: [] as number[], bareWrite: [] as number[], bareRead: [] as number[] };
+  for (let i = 0; i < RUNS; i++) {
+    const t = await call(page, 'cacheThroughput', mb);
+    for (const k of Object.keys(r) as Array<keyof typeof r>) r[k].push(t[k]);
+  }
+  const write = record('cache', `${mb} MB random`, '-', 'IndexedDB', '-', 'ours', 'write (chunked, hashed)', 'MB/s', r.oursWrite);
+  const read = record('cache', `${mb} MB random`, '-', 'IndexedDB', '-', 'ours', 'read (chunks joined)', 'MB/s', r.oursRead);
+  const bareWrite = record('cache', `${mb} MB random`, '-', 'IndexedDB', '-', 'bare IndexedDB', 'write (same 4 MiB puts)', 'MB/s', r.bareWrite);
+  const bareRead = record('cache', `${mb} MB random`, '-', 'IndexedDB', '-', 'bare IndexedDB', 'read (getAll, joined)', 'MB/s', r.bareRead);
+  ratios.push({ name: 'cache write ÷ bare IndexedDB write', model: '-', value: write / bareWrite, goal: 'report', met: null });
+  ratios.push({ name: 'cache read ÷ bare IndexedDB read', model: '-', value: read / bareRead, goal: 'report', met: null });
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  models();
+  const server = await startHarnessServer();
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    await page.goto(new URL('bench/page/index.html', server.url).href);
+    await page.waitForSelector('body[data-ready="true"]');
+    const isolated = await call(page, 'crossOriginIsolated');
+    for (const model of MODELS) {
+      log(`${model}: decode and prefill, 1 thread, ours / transformers.js / onnxruntime-node`);
+      await speed(page, model, 'fp32', 1, true);
+      if (!QUICK && isolated) {
+        log(`${model}: 2 threads, ours / onnxruntime-node`);
+        await speed(page, model, 'fp32', 2, false);
+      }
+      log(`${model}: start-up`);
+      await startup(page, model);
+    }
+    if (!QUICK) {
+      log('llama-110m q4: memory while loading');
+      await memory(browser, server.url);
+    }
+    log('cache throughput');
+    await cacheThroughput(page);
+    notes.push(
+      'Each side runs the same ONNX file. Ours: the public worker API (SlmClient.inWorker, load, generate). transformers.js: AutoTokenizer + AutoModelForCausalLM.generate in its own worker, device "wasm", greedy with min_new_tokens = max_new_tokens, as its documentation shows; it loads onnxruntime-web through its WebGPU build (asyncify WASM), its own choice. onnxruntime-node: InferenceSession with intraOpNumThreads = threads, graph optimisation "all", the same feed loop (KV cache fed back, argmax).',
+      'Decode tokens/s counts the tokens after the first over the time from the first token to the last; prefill tokens/s is prompt tokens over the time to the first token. Sides are interleaved run by run (order rotated), after one warm-up each.',
+      'Start-up: a new worker each time; cold = our IndexedDB cache and CacheStorage cleared, files from the local preview server; warm = second load with caches filled.',
+      'Memory: VmHWM − VmRSS-before of the renderer process that hosts the page and its worker (/proc), for llama-110m q4, ÷ the model file size.',
+      'llama.cpp in WASM (wllama) and GGUF export are not measured yet (see the performance issue).',
+    );
+    const versions = (name: string): string => JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+    const report: Report = {
+      date: new Date().toISOString(),
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), chromium: browser.version(), node: process.version, crossOriginIsolated: String(isolated) },
+      versions: { 'onnxruntime-web': versions('onnxruntime-web'), 'onnxruntime-node': versions('onnxruntime-node'), '@huggingface/transformers': versions('@huggingface/transformers') },
+      settings: { runs: RUNS, newTokens: NEW_TOKENS, prefillTokens: PREFILL_TOKENS, quick: QUICK, seconds: Math.round((performance.now() - started) / 1000) },
+      rows,
+      ratios,
+      notes,
+    };
+    const files = writeReport(OUT, report);
+    log(`wrote ${files.json} and ${files.md} in ${report.settings.seconds} s`);
+    for (const r of ratios) log(`${r.name} [${r.model}]: ${r.value.toFixed(2)} (goal ${r.goal})`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+await main();
