@@ -8,6 +8,7 @@
  *   --source <dir>            look for the bundled sources here first (also SLM_SOURCE_DIR)
  *   --out <dir>               output root (default public/models)
  *   --dtype <fp32|q8|q4>      only these dtypes (repeatable; default all)
+ *   --skip-gguf               no GGUF exports (default: F32 and Q8_0 for llama.cpp-based runtimes)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -101,6 +102,7 @@ async function main(argv: string[]): Promise<void> {
       source: { type: 'string' },
       out: { type: 'string', default: join(PROJECT_ROOT, 'public', 'models') },
       dtype: { type: 'string', multiple: true, default: [] },
+      'skip-gguf': { type: 'boolean', default: false },
     },
   });
   const resolve: ResolveOptions = { sourceDir: values.source, log: (l) => console.log(`  ${l}`) };
@@ -127,7 +129,7 @@ async function main(argv: string[]): Promise<void> {
     const started = performance.now();
     console.log(`models: building ${job.id} (${values['if-stale'] ? reason : 'requested'})`);
     const input = await job.prepare();
-    const files = convertModel({ ...input, dtypes: dtypes as WeightDtype[] });
+    const files = convertModel({ ...input, dtypes: dtypes as WeightDtype[], ...(values['skip-gguf'] && { gguf: [] }) });
     writeModelFolder(values.out, job.id, files);
     const sizes = [...files].filter(([p]) => p.endsWith('.onnx')).map(([p, b]) => `${p.replace('onnx/', '')} ${(b.byteLength / 1e6).toFixed(2)} MB`);
     console.log(`models: wrote ${folder} in ${((performance.now() - started) / 1000).toFixed(1)} s (${sizes.join(', ')})`);

@@ -11,6 +11,7 @@ import type { Checkpoint } from './llama2c/checkpoint.ts';
 import type { Llama2cVocab } from './llama2c/tokenizer-bin.ts';
 import { buildConfig, buildGenerationConfig } from './hf/config.ts';
 import { buildTokenizerConfig, buildTokenizerJson } from './hf/tokenizer.ts';
+import { buildGguf, type GgufDtype } from './gguf/writer.ts';
 import { buildLlamaGraph, DTYPE_FILES, QUANT_BLOCK_SIZE, type WeightDtype } from './onnx/llama.ts';
 import { PROJECT_ROOT, sha256Hex } from './sources.ts';
 
@@ -41,7 +42,11 @@ export interface ConvertInput {
   vocab: Llama2cVocab;
   source: Manifest['source'];
   dtypes?: WeightDtype[];
+  /** GGUF exports for llama.cpp-based runtimes (default F32 and Q8_0). */
+  gguf?: GgufDtype[];
 }
+
+export const GGUF_FILES: Record<GgufDtype, string> = { F32: 'gguf/model-f32.gguf', Q8_0: 'gguf/model-q8_0.gguf' };
 
 /** Hash of the converter's own code: any change to it makes existing outputs stale. */
 export function converterCodeHash(): string {
@@ -75,6 +80,7 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
       ...(dtype !== 'fp32' && { quantBlockSize: QUANT_BLOCK_SIZE }),
     };
   }
+  for (const dtype of input.gguf ?? (['F32', 'Q8_0'] as const)) files.set(GGUF_FILES[dtype], buildGguf(checkpoint, vocab, dtype, input.id));
   const listed: Record<string, ManifestFile> = {};
   for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     listed[path] = { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };

@@ -2,6 +2,8 @@
  * The benchmark page (built with the harness, driven by bench/run.ts): our runtime through its public
  * worker API, transformers.js in its own worker, and the cache against bare IndexedDB.
  */
+import { Wllama } from '@wllama/wllama/esm/index.js'; // the built ESM (the package root points TypeScript at its sources)
+import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import * as Comlink from 'comlink';
 import { SlmClient, type Dtype, type ModelHandle } from '../../src/index.ts';
 import { WeightCache } from '../../src/storage/weight-cache.ts';
@@ -9,6 +11,7 @@ import type { BaselineApi, Run } from './types.ts';
 
 let ours: { client: SlmClient; model: ModelHandle } | null = null;
 let baseline: { worker: Worker; api: Comlink.Remote<BaselineApi> } | null = null;
+let llamaCpp: Wllama | null = null;
 
 const bench = {
   crossOriginIsolated: () => globalThis.crossOriginIsolated,
@@ -31,6 +34,23 @@ const bench = {
       decodeTokensPerSecond: stats.decodeTokensPerSecond,
     };
   },
+  /** Wall-clock as seen by the caller, through the streaming API: first chunk, then the end. */
+  async oursGenerateWall(prompt: string, maxNewTokens: number): Promise<Run & { text: string }> {
+    let first = 0;
+    const started = performance.now();
+    const stream = ours!.model.stream(prompt, { maxNewTokens, minNewTokens: maxNewTokens });
+    for await (const _chunk of stream) if (!first) first = performance.now();
+    const { text, stats } = await stream.result;
+    const ended = performance.now();
+    return {
+      text,
+      promptTokens: stats.promptTokens,
+      tokens: stats.generatedTokens,
+      ttftMs: first - started,
+      prefillTokensPerSecond: (stats.promptTokens * 1000) / (first - started),
+      decodeTokensPerSecond: ((stats.generatedTokens - 1) * 1000) / (ended - first),
+    };
+  },
   async oursClose(): Promise<void> {
     ours?.client.terminate();
     ours = null;
@@ -47,6 +67,47 @@ const bench = {
   async baselineClose(): Promise<void> {
     baseline?.worker.terminate();
     baseline = null;
+  },
+
+  /** llama.cpp in WASM (wllama), its wasm served by this app; loads a GGUF from our model folder. */
+  async wllamaOpen(url: string, threads: number): Promise<number> {
+    await bench.wllamaClose();
+    llamaCpp = new Wllama({ default: wllamaWasm }, { suppressNativeLog: true });
+    const started = performance.now();
+    await llamaCpp.loadModelFromUrl(new URL(url, location.href).href, { n_threads: threads, n_ctx: 512, n_batch: 512 });
+    return performance.now() - started;
+  },
+  /** Wall-clock as seen by the caller: first streamed chunk, then the end. */
+  async wllamaGenerate(prompt: string, maxNewTokens: number): Promise<Run & { text: string }> {
+    let first = 0;
+    let text = '';
+    let promptTokens = 0;
+    const started = performance.now();
+    await llamaCpp!.createCompletion({
+      prompt,
+      max_tokens: maxNewTokens,
+      temperature: 0,
+      ignore_eos: true,
+      stream: true,
+      onData: (chunk) => {
+        if (!first) first = performance.now();
+        text += chunk.choices[0]?.text ?? '';
+        if (chunk.timings) promptTokens = chunk.timings.prompt_n;
+      },
+    });
+    const ended = performance.now();
+    return {
+      text,
+      promptTokens,
+      tokens: maxNewTokens,
+      ttftMs: first - started,
+      prefillTokensPerSecond: (promptTokens * 1000) / (first - started),
+      decodeTokensPerSecond: ((maxNewTokens - 1) * 1000) / (ended - first),
+    };
+  },
+  async wllamaClose(): Promise<void> {
+    await llamaCpp?.exit();
+    llamaCpp = null;
   },
 
   /** load() to first token, in a fresh worker: cold or warm depending on what the caches hold. */
