@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N]
+ * npm run bench [-- --quick] [--runs N] [--only speed,llama.cpp,start-up,memory,cache]
  *
  * Measures our runtime side by side with transformers.js (same ONNX file, own worker), onnxruntime-node
  * (same ONNX file, same threads) and bare IndexedDB, interleaving the sides run by run so that both see
@@ -21,7 +21,7 @@ import type { Run } from './page/types.ts';
 import { summarize, writeReport, type Ratio, type Report, type Row } from './report.ts';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, runs: { type: 'string' }, out: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, runs: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' } },
 });
 const QUICK = args.quick;
 const RUNS = Number(args.runs ?? (QUICK ? 2 : 5));
@@ -31,6 +31,8 @@ const MODELS = QUICK ? ['stories260k'] : ['stories260k', 'llama-15m'];
 const MODELS_DIR = join(PROJECT_ROOT, 'public', 'models');
 const OUT = args.out ?? join(PROJECT_ROOT, 'bench', 'results');
 const DECODE_PROMPT = 'Once upon a time';
+const ONLY = args.only ? new Set(args.only.split(',')) : null;
+const wanted = (measure: string): boolean => !ONLY || ONLY.has(measure);
 const GOALS: Record<string, { vsTransformers: number; vsNative: number }> = {
   stories260k: { vsTransformers: 2, vsNative: 0.35 },
   'llama-15m': { vsTransformers: 1.35, vsNative: 0.9 },
@@ -244,23 +246,31 @@ async function main(): Promise<void> {
     await page.waitForSelector('body[data-ready="true"]');
     const isolated = await call(page, 'crossOriginIsolated');
     for (const model of MODELS) {
-      log(`${model}: decode and prefill, 1 thread, ours / transformers.js / onnxruntime-node`);
-      await speed(page, model, 'fp32', 1, true);
-      if (!QUICK && isolated) {
-        log(`${model}: 2 threads, ours / onnxruntime-node`);
-        await speed(page, model, 'fp32', 2, false);
+      if (wanted('speed')) {
+        log(`${model}: decode and prefill, 1 thread, ours / transformers.js / onnxruntime-node`);
+        await speed(page, model, 'fp32', 1, true);
+        if (!QUICK && isolated) {
+          log(`${model}: 2 threads, ours / onnxruntime-node`);
+          await speed(page, model, 'fp32', 2, false);
+        }
       }
-      log(`${model}: ours / llama.cpp (wllama)`);
-      await llamaCpp(page, model);
-      log(`${model}: start-up`);
-      await startup(page, model);
+      if (wanted('llama.cpp')) {
+        log(`${model}: ours / llama.cpp (wllama)`);
+        await llamaCpp(page, model);
+      }
+      if (wanted('start-up')) {
+        log(`${model}: start-up`);
+        await startup(page, model);
+      }
     }
-    if (!QUICK) {
+    if (!QUICK && wanted('memory')) {
       log('llama-110m q4: memory while loading');
       await memory(browser, server.url);
     }
-    log('cache throughput');
-    await cacheThroughput(page);
+    if (wanted('cache')) {
+      log('cache throughput');
+      await cacheThroughput(page);
+    }
     notes.push(
       'Each side runs the same ONNX file. Ours: the public worker API (SlmClient.inWorker, load, generate). transformers.js: AutoTokenizer + AutoModelForCausalLM.generate in its own worker, device "wasm", greedy with min_new_tokens = max_new_tokens, as its documentation shows; it loads onnxruntime-web through its WebGPU build (asyncify WASM), its own choice. onnxruntime-node: InferenceSession with intraOpNumThreads = threads, graph optimisation "all", the same feed loop (KV cache fed back, argmax).',
       'Decode tokens/s counts the tokens after the first over the time from the first token to the last; prefill tokens/s is prompt tokens over the time to the first token. Sides are interleaved run by run (order rotated), after one warm-up each.',

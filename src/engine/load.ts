@@ -143,7 +143,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
     }
     throw err;
   });
-  const [tokenizerJson, tokenizerConfig, onnx] = await Promise.all([
+  const [tokenizerJson, tokenizerConfig, weights] = await Promise.all([
     getJson<object>(specs.tokenizer),
     getJson<object>(specs.tokenizerConfig),
     get(specs.onnx).catch((err: unknown) => {
@@ -165,15 +165,20 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
 
   throwIfAborted(signal, `loading ${model}`);
   progress({ phase: 'compile' });
+  let onnx: Uint8Array | null = weights;
+  const weightBytes = weights.byteLength;
+  // After loading, the weights live only in ORT's memory; a later WASM fallback reads them from the store again.
+  const onnxBytes = async (): Promise<Uint8Array> => onnx ?? store.get(ref, specs.onnx);
   const wasmDecoder = async (): Promise<Decoder> => {
     const backend = await wasmBackend(env, threads);
-    return new Decoder(backend, await backend.createSession(onnx, []), shape);
+    return new Decoder(backend, await backend.createSession(await onnxBytes(), []), shape);
   };
-  const created = await createDecoder(env, device, onnx, shape, wasmDecoder, signal);
+  const created = await createDecoder(env, device, weights, shape, wasmDecoder, signal);
   const compiled = performance.now();
   progress({ phase: 'warmup' });
   const warmupToken = tokenizer.bos_token_id ?? 0;
   const { decoder, backendReason, fellBack } = await warmUp(created, device, warmupToken, wasmDecoder, signal);
+  onnx = null;
   const warmed = performance.now();
   progress({ phase: 'ready' });
 
@@ -185,7 +190,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
     eosIds,
     backendReason,
     fellBack,
-    weightBytes: onnx.byteLength,
+    weightBytes,
     storage: { persistent: store.persistent, revision: ref.revision, ...(store.unavailableReason && { reason: store.unavailableReason }) },
     timings: {
       fetchMs: fetched - started,

@@ -6,7 +6,7 @@
  */
 import { AbortError, NetworkError, QuotaExceededError } from '../errors.ts';
 import { chunkRange, openCacheDb, type CacheDb, type FileRecord, type ModelRecord } from './cache-db.ts';
-import { concatChunks, download, MemorySink, sha256Hex, type ChunkSink, type DownloadOptions, type FileSpec } from './download.ts';
+import { download, MemorySink, sha256Hex, type ChunkSink, type DownloadOptions, type FileSpec } from './download.ts';
 
 export interface CacheConfig {
   /** IndexedDB database name. */
@@ -291,9 +291,8 @@ export class WeightCache {
   private async readComplete(key: string, opts: FileReadOptions): Promise<Uint8Array | null> {
     const rec = await this.db!.get('files', key);
     if (!rec?.complete) return null;
-    const chunks = await this.db!.getAll('chunks', chunkRange(key));
-    const bytes = concatChunks(chunks.map((c) => new Uint8Array(c)));
-    if (bytes.byteLength !== rec.storedBytes) return null;
+    const bytes = await readChunks(this.db!, key, rec.storedBytes);
+    if (!bytes) return null;
     opts.onProgress?.(bytes.byteLength, bytes.byteLength, 'cache');
     await this.db!.put('files', { ...rec, lastUsed: Date.now() });
     return bytes;
@@ -305,6 +304,22 @@ export class WeightCache {
     const existing = await this.db!.get('models', key);
     await this.db!.put('models', { key, id: ref.id, revision: ref.revision, baseUrl: ref.baseUrl, manifest: ref.manifest, lastUsed: now, created: existing?.created ?? now });
   }
+}
+
+/**
+ * Copies a file's chunks, one at a time through a cursor, into one buffer of its size: the peak is the
+ * file plus one chunk, not every chunk plus their concatenation. Null when the chunks do not add up.
+ */
+async function readChunks(db: CacheDb, key: string, size: number): Promise<Uint8Array | null> {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (let cursor = await db.transaction('chunks').store.openCursor(chunkRange(key)); cursor; cursor = await cursor.continue()) {
+    const chunk = new Uint8Array(cursor.value);
+    if (offset + chunk.byteLength > size) return null;
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return offset === size ? out : null;
 }
 
 function fileKey(ref: Pick<ModelRef, 'baseUrl' | 'revision'>, path: string): string {
@@ -373,8 +388,9 @@ class IdbSink implements ChunkSink {
   }
 
   async assemble(): Promise<Uint8Array> {
-    const chunks = await this.db.getAll('chunks', chunkRange(this.record.key));
-    return concatChunks(chunks.map((c) => new Uint8Array(c)));
+    const bytes = await readChunks(this.db, this.record.key, this.record.storedBytes);
+    if (!bytes) throw new Error(`the stored chunks of ${this.record.key} do not add up to ${this.record.storedBytes} bytes`);
+    return bytes;
   }
 
   /** The file becomes visible: every chunk is stored and its hash verified (or recorded). */

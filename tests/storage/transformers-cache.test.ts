@@ -21,7 +21,7 @@ describe('transformers.js through env.customCache', () => {
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json']) files[`${repo}/${f}`] = new Uint8Array(readFileSync(join(STORIES_DIR, f)));
     server = await startFileServer(files);
     cache = WeightCache.open({ dbName: 'transformers-test', chunkBytes: 4096 });
-    configureTransformers({ ...defaultEnv('http://127.0.0.1:9/'), hubHost: server.url, modelBaseUrl: '/nonexistent/' }, () => cache);
+    configureTransformers({ ...defaultEnv('http://127.0.0.1:9/'), hubHost: server.url, modelBaseUrl: 'http://127.0.0.1:9/nonexistent/' }, () => cache);
   });
   afterAll(() => server.close());
 
