@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { AutoTokenizer } from '@huggingface/transformers';
 import type { Browser, Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../models/sources.ts';
-import { launchChromium, startHarnessServer } from '../scripts/harness.ts';
+import { launchChromium, startHarnessServer, withoutCsp } from '../scripts/harness.ts';
 import { openNative } from './native.ts';
 import type { BenchPage } from './page/bench.ts';
 import type { Run } from './page/types.ts';
@@ -92,8 +92,12 @@ async function speed(page: Page, model: string, dtype: 'fp32', threads: number, 
   };
   const runSide = async (side: Side, text: string, ids: number[], n: number): Promise<Run> =>
     side === 'ours' ? call(page, 'oursGenerate', text, n) : side === 'transformers.js' ? call(page, 'baselineGenerate', text, n) : native.generate(ids, n);
-  // One warm-up of each side, then RUNS rounds with the order rotated every round.
-  for (const side of sides) await runSide(side, DECODE_PROMPT, decodeIds, 4);
+  // A full-length warm-up of each side (JIT, WASM heap growth as the KV cache grows), then RUNS rounds
+  // with the order rotated every round.
+  for (const side of sides) {
+    await runSide(side, DECODE_PROMPT, decodeIds, NEW_TOKENS);
+    await runSide(side, prompt.text, prompt.ids, 1);
+  }
   for (let i = 0; i < RUNS; i++) {
     for (let j = 0; j < sides.length; j++) {
       const side = sides[(i + j) % sides.length]!;
@@ -233,14 +237,7 @@ async function main(): Promise<void> {
   const browser = await launchChromium({ webgpu: false });
   try {
     const context = await browser.newContext();
-    // wllama starts its workers from blob: URLs, which the app's strict CSP (worker-src 'self') forbids:
-    // the bench page alone is served without the CSP header.
-    await context.route('**/bench/page/index.html', async (route) => {
-      const response = await route.fetch();
-      const headers = { ...response.headers() };
-      delete headers['content-security-policy'];
-      await route.fulfill({ response, headers });
-    });
+    await withoutCsp(context, '**/bench/page/index.html'); // for wllama's blob: workers
     const page = await context.newPage();
     await page.goto(new URL('bench/page/index.html', server.url).href);
     await page.waitForSelector('body[data-ready="true"]');
@@ -273,7 +270,7 @@ async function main(): Promise<void> {
     }
     notes.push(
       'Each side runs the same ONNX file. Ours: the public worker API (SlmClient.inWorker, load, generate). transformers.js: AutoTokenizer + AutoModelForCausalLM.generate in its own worker, device "wasm", greedy with min_new_tokens = max_new_tokens, as its documentation shows; it loads onnxruntime-web through its WebGPU build (asyncify WASM), its own choice. onnxruntime-node: InferenceSession with intraOpNumThreads = threads, graph optimisation "all", the same feed loop (KV cache fed back, argmax).',
-      'Decode tokens/s counts the tokens after the first over the time from the first token to the last; prefill tokens/s is prompt tokens over the time to the first token. Sides are interleaved run by run (order rotated), after one warm-up each.',
+      'Decode tokens/s counts the tokens after the first over the time from the first token to the last; prefill tokens/s is prompt tokens over the time to the first token. Sides are interleaved run by run (order rotated), after one full-length warm-up each.',
       'Start-up: a new worker each time; cold = our IndexedDB cache and CacheStorage cleared, files from the local preview server; warm = second load with caches filled.',
       'Memory: VmHWM − VmRSS-before of the renderer process that hosts the page and its worker (/proc), for llama-110m q4, ÷ the model file size.',
       'llama.cpp in WASM: @wllama/wllama with its wasm served by this app, loading the GGUF files the model pipeline exports from the same weights (F32; Q8_0 where rows are a multiple of 32, F32 otherwise), n_threads = 1, temperature 0, ignore_eos; caller-side wall-clock (first streamed chunk, end) for both sides; warm load = second and later loads from each runtime\'s own cache. wllama starts workers from blob: URLs, so its page runs without the strict CSP.',

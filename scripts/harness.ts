@@ -1,5 +1,5 @@
 /** Shared by browser tests and the benchmark: Debian Chromium via playwright-core, and the built harness served by `vite preview`. */
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { build, preview } from 'vite';
 
 const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -23,4 +23,17 @@ export async function startHarnessServer(): Promise<{ url: string; close(): Prom
   }
   const server = await preview({ mode: 'harness', logLevel: 'warn', preview: { port: 0, host: '127.0.0.1' } });
   return { url: server.resolvedUrls!.local[0]!, close: () => server.close() };
+}
+
+/**
+ * Serves pages matching `pattern` without their Content-Security-Policy header. Only for pages that run
+ * wllama, which starts its workers from blob: URLs that the app's strict CSP (worker-src 'self') forbids.
+ */
+export async function withoutCsp(context: BrowserContext, pattern: string): Promise<void> {
+  await context.route(pattern, async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['content-security-policy'];
+    await route.fulfill({ response, headers });
+  });
 }

@@ -2,6 +2,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
+import { withoutCsp } from '../../scripts/harness.ts';
 import { appUrl, launch } from './support/browser.ts';
 
 describe('GGUF export in llama.cpp (wllama)', () => {
@@ -13,13 +14,7 @@ describe('GGUF export in llama.cpp (wllama)', () => {
 
   it.each(['model-f32.gguf', 'model-q8_0.gguf'])('%s greedy-decodes the known-good continuation', async (file) => {
     const context = await browser.newContext();
-    // wllama starts its workers from blob: URLs, which the app's CSP forbids: serve this page without it.
-    await context.route('**/bench/page/index.html', async (route) => {
-      const response = await route.fetch();
-      const headers = { ...response.headers() };
-      delete headers['content-security-policy'];
-      await route.fulfill({ response, headers });
-    });
+    await withoutCsp(context, '**/bench/page/index.html'); // for wllama's blob: workers
     const page = await context.newPage();
     await page.goto(appUrl('bench/page/index.html'));
     await page.waitForSelector('body[data-ready="true"]');
