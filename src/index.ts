@@ -5,3 +5,5 @@ export { defaultEnv, type RuntimeEnv } from './env.ts';
 export * from './errors.ts';
 export type * from './types.ts';
 export type { CachedModel, CacheConfig } from './storage/weight-cache.ts';
+export type * from './openai/types.ts';
+export { defaultChatPrompt } from './engine/tasks/chat.ts';

@@ -7,11 +7,12 @@ import { defaultEnv, type RuntimeEnv } from '../env.ts';
 import type { Engine } from '../engine/engine.ts';
 import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
 import type { GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
 type EngineApi = Pick<
   Engine,
-  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
+  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
 >;
 type RemoteEngine = ComlinkTypes.Remote<Engine>;
 
@@ -104,6 +105,11 @@ export class SlmClient {
   }
 
   /** @internal */
+  chatCompletion(handle: string, request: ChatCompletionRequest, signal: AbortSignal | undefined, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
+    return this.call(signal, (extra) => this.engine.chatCompletion(handle, request, extra, onChunk && this.callback(onChunk)));
+  }
+
+  /** @internal */
   info(handle: string): Promise<ModelInfo> {
     return Promise.resolve(this.engine.info(handle));
   }
@@ -149,55 +155,42 @@ export class ModelHandle {
 
   /** Streams text chunks as they are generated; `await stream.result` for ids and stats. */
   stream(prompt: string, options: GenerateOptions = {}): GenerationStream {
-    const chunks: string[] = [];
     let received = '';
-    let settled = false;
-    let failure: unknown = null;
-    let wake: (() => void) | null = null;
-    const notify = (): void => {
-      wake?.();
-      wake = null;
-    };
-    const result = this.client
-      .generate(this.handle, prompt, options, (chunk) => {
-        if (settled) return;
-        received += chunk;
-        chunks.push(chunk);
-        notify();
-      })
-      .then(
-        (r) => {
-          // Chunks travel on their own channel and may trail the result: the result's text is authoritative.
-          if (r.text.length > received.length) chunks.push(r.text.slice(received.length));
-          settled = true;
-          notify();
-          return r;
-        },
-        (err: unknown) => {
-          failure = err;
-          settled = true;
-          notify();
-          throw err;
-        },
-      );
-    result.catch(() => {}); // the iterator rethrows; an unobserved result must not be reported twice
-    return {
-      result,
-      async *[Symbol.asyncIterator]() {
-        for (;;) {
-          if (chunks.length) {
-            yield chunks.shift()!;
-            continue;
-          }
-          if (settled) {
-            if (failure) throw failure;
-            return;
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-      },
-    };
+    return pushStream<string, GenerationResult>(
+      (push) =>
+        this.client.generate(this.handle, prompt, options, (chunk) => {
+          received += chunk;
+          push(chunk);
+        }),
+      // Text chunks travel on their own channel and may trail the result: its text is authoritative.
+      (result) => (result.text.length > received.length ? [result.text.slice(received.length)] : []),
+    );
   }
+
+  /**
+   * OpenAI-compatible chat: `model.chat.completions.create({ messages, … })` resolves to a ChatCompletion,
+   * or with `stream: true` to an AsyncIterable of ChatCompletionChunks. Options take a `signal`.
+   */
+  readonly chat = {
+    completions: {
+      create: ((request: ChatCompletionRequest, options: { signal?: AbortSignal } = {}) => {
+        if (!request?.stream) return this.client.chatCompletion(this.handle, request, options.signal);
+        // Resolve once generation has started (the first chunk), or reject if the request fails before.
+        let started!: () => void;
+        const firstChunk = new Promise<void>((resolve) => (started = resolve));
+        const stream = pushStream<ChatCompletionChunk, ChatCompletion>((push) =>
+          this.client.chatCompletion(this.handle, request, options.signal, (chunk) => {
+            started();
+            push(chunk);
+          }),
+        );
+        return Promise.race([firstChunk, stream.result]).then(() => stream);
+      }) as {
+        (request: ChatCompletionRequest & { stream: true }, options?: { signal?: AbortSignal }): Promise<AsyncIterable<ChatCompletionChunk>>;
+        (request: ChatCompletionRequest & { stream?: false | null }, options?: { signal?: AbortSignal }): Promise<ChatCompletion>;
+      },
+    },
+  };
 
   async refreshInfo(): Promise<ModelInfo> {
     this.info = await this.client.info(this.handle);
@@ -207,6 +200,56 @@ export class ModelHandle {
   unload(): Promise<void> {
     return this.client.unload(this.handle);
   }
+}
+
+/**
+ * An AsyncIterable fed by callbacks, ending when `start`'s promise settles (rethrowing its error).
+ * `tail` may add items the callbacks have not delivered by then.
+ */
+function pushStream<T, R>(start: (push: (item: T) => void) => Promise<R>, tail: (result: R) => T[] = () => []): AsyncIterable<T> & { result: Promise<R> } {
+  const items: T[] = [];
+  let settled = false;
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    wake?.();
+    wake = null;
+  };
+  const result = start((item) => {
+    if (settled) return;
+    items.push(item);
+    notify();
+  }).then(
+    (r) => {
+      items.push(...tail(r));
+      settled = true;
+      notify();
+      return r;
+    },
+    (err: unknown) => {
+      failure = err;
+      settled = true;
+      notify();
+      throw err;
+    },
+  );
+  result.catch(() => {}); // the iterator rethrows; an unobserved result must not be reported twice
+  return {
+    result,
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        if (items.length) {
+          yield items.shift()!;
+          continue;
+        }
+        if (settled) {
+          if (failure) throw failure;
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
 }
 
 function pageEnv(): RuntimeEnv {

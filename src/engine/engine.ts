@@ -13,6 +13,8 @@ import type { FinishReason, GenerateOptions, GenerationResult, LoadOptions, Mode
 import { Sampler } from './generation/sampling.ts';
 import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
 import { loadModel, type LoadedModel } from './load.ts';
+import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/chat.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
 import { configureTransformers } from './transformers-env.ts';
 
 /** Options as they cross the worker boundary: a request id stands in for the AbortSignal. */
@@ -133,16 +135,67 @@ export class Engine {
   async generate(handle: string, prompt: string, options: Omit<GenerateOptions, 'signal'> & RequestOptions & { signal?: AbortSignal } = {}, onText?: (chunk: string) => void): Promise<GenerationResult> {
     const entry = this.entry(handle);
     const opts = validateGenerateOptions(prompt, options);
+    return this.queued(entry, options, (signal) => this.run(entry, entry.loaded.tokenizer.encode(prompt), opts, signal, onText));
+  }
+
+  /**
+   * OpenAI-compatible chat completion. With `stream: true`, `onChunk` receives every chat.completion.chunk
+   * (the last one acknowledged before this resolves, so a caller across a worker sees them all first).
+   */
+  async chatCompletion(
+    handle: string,
+    request: ChatCompletionRequest,
+    options: RequestOptions & { signal?: AbortSignal } = {},
+    onChunk?: (chunk: ChatCompletionChunk) => void | Promise<void>,
+  ): Promise<ChatCompletion> {
+    const entry = this.entry(handle);
+    const messages = validateMessages(request?.messages);
+    const opts = validateGenerateOptions('', chatGenerateOptions(request));
+    const stream = request.stream === true && onChunk !== undefined;
+    const includeUsage = stream && request.stream_options?.include_usage === true;
+    const id = `chatcmpl-${crypto.randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatFinishReason | null): ChatCompletionChunk => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: entry.model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      ...(includeUsage && { usage: null }),
+    });
+    const result = await this.queued(entry, options, (signal) => {
+      const promptIds = chatPromptIds(entry.loaded.tokenizer, messages);
+      if (stream) void onChunk(chunk({ role: 'assistant', content: '' }, null));
+      return this.run(entry, promptIds, opts, signal, stream ? (text) => void onChunk(chunk({ content: text }, null)) : undefined);
+    });
+    const finish: ChatFinishReason = result.finishReason === 'length' ? 'length' : 'stop';
+    const usage = { prompt_tokens: result.stats.promptTokens, completion_tokens: result.stats.generatedTokens, total_tokens: result.stats.promptTokens + result.stats.generatedTokens };
+    if (stream) {
+      await onChunk(chunk({}, finish));
+      if (includeUsage) await onChunk({ ...chunk({}, null), choices: [], usage });
+    }
+    return {
+      id,
+      object: 'chat.completion',
+      created,
+      model: entry.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: result.text, refusal: null }, finish_reason: finish, logprobs: null }],
+      usage,
+    };
+  }
+
+  /** Runs `fn` in the model's queue, after the calls before it, with one AbortSignal for the call. */
+  private queued<T>(entry: Entry, options: { signal?: AbortSignal; requestId?: string }, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return this.withSignal(options, (signal) => {
       const run = entry.queue.then(async () => {
         throwIfAborted(signal, 'generation');
-        if (entry.unloaded) throw new ModelNotLoadedError(`model ${handle} was unloaded`);
+        if (entry.unloaded) throw new ModelNotLoadedError(`model ${entry.model} was unloaded`);
         const controller = new AbortController();
         const onAbort = (): void => controller.abort(signal.reason);
         signal.addEventListener('abort', onAbort);
         entry.inFlight = controller;
         try {
-          return await this.run(entry, prompt, opts, controller.signal, onText);
+          return await fn(controller.signal);
         } finally {
           entry.inFlight = null;
           signal.removeEventListener('abort', onAbort);
@@ -153,11 +206,10 @@ export class Engine {
     });
   }
 
-  private async run(entry: Entry, prompt: string, opts: Required<Omit<GenerateOptions, 'signal'>>, signal: AbortSignal, onText?: (chunk: string) => void): Promise<GenerationResult> {
+  private async run(entry: Entry, promptIds: number[], opts: Required<Omit<GenerateOptions, 'signal'>>, signal: AbortSignal, onText?: (chunk: string) => void): Promise<GenerationResult> {
     const { loaded } = entry;
     const { tokenizer, eosIds } = loaded;
     const started = performance.now();
-    const promptIds = tokenizer.encode(prompt);
     const { contextLength } = loaded.decoder.shape;
     if (promptIds.length >= contextLength) {
       throw new ContextOverflowError(`the prompt is ${promptIds.length} tokens; this model's context is ${contextLength} tokens (leave room for at least one new token)`, {

@@ -147,6 +147,73 @@ describe('runtime API in a Web Worker (WASM)', () => {
     expect(r.after).toBe(1);
   });
 
+  describe('OpenAI-compatible chat', () => {
+    const messages = [
+      { role: 'system', content: 'A story for children.' },
+      { role: 'user', content: 'Tell me about Lily.' },
+    ];
+
+    it('returns a chat.completion whose content and usage match a plain generation of the documented prompt', async () => {
+      const r = await ok<{ completion: import('../../src/index.ts').ChatCompletion; plain: import('../../src/index.ts').GenerationResult }>(`
+        const messages = ${JSON.stringify(messages)};
+        const completion = await model.chat.completions.create({ messages, max_tokens: 24 });
+        const plain = await model.generate(slm.defaultChatPrompt(messages), { maxNewTokens: 24 });
+        return { completion, plain };
+      `);
+      const c = r.completion;
+      expect(c.id).toMatch(/^chatcmpl-[0-9a-f-]{36}$/);
+      expect(c.object).toBe('chat.completion');
+      expect(Number.isInteger(c.created) && Math.abs(c.created - Date.now() / 1000) < 120).toBe(true);
+      expect(c.model).toBe('stories260k');
+      expect(c.choices).toEqual([{ index: 0, message: { role: 'assistant', content: r.plain.text, refusal: null }, finish_reason: 'length', logprobs: null }]);
+      expect(c.usage).toEqual({ prompt_tokens: r.plain.stats.promptTokens, completion_tokens: 24, total_tokens: r.plain.stats.promptTokens + 24 });
+    });
+
+    it('streams chat.completion.chunks: role first, content deltas, finish_reason, then usage', async () => {
+      const r = await ok<{ chunks: import('../../src/index.ts').ChatCompletionChunk[]; whole: import('../../src/index.ts').ChatCompletion }>(`
+        const messages = ${JSON.stringify(messages)};
+        const chunks = [];
+        for await (const chunk of await model.chat.completions.create({ messages, max_tokens: 24, stream: true, stream_options: { include_usage: true } })) chunks.push(chunk);
+        const whole = await model.chat.completions.create({ messages, max_tokens: 24 });
+        return { chunks, whole };
+      `);
+      const { chunks, whole } = r;
+      expect(chunks.length).toBeGreaterThan(5);
+      for (const c of chunks) {
+        expect(c).toMatchObject({ id: chunks[0]!.id, object: 'chat.completion.chunk', created: chunks[0]!.created, model: 'stories260k' });
+      }
+      expect(chunks[0]!.choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null });
+      const content = chunks.flatMap((c) => c.choices).map((ch) => ch.delta.content ?? '').join('');
+      expect(content).toBe(whole.choices[0]!.message.content);
+      const finished = chunks.at(-2)!;
+      expect(finished.choices[0]).toEqual({ index: 0, delta: {}, finish_reason: 'length', logprobs: null });
+      expect(finished.usage).toBeNull();
+      expect(chunks.at(-1)).toMatchObject({ choices: [], usage: whole.usage });
+    });
+
+    it("finish_reason is 'stop' at a stop string, with the text before it", async () => {
+      const c = await ok<import('../../src/index.ts').ChatCompletion>(`
+        return model.chat.completions.create({ messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 60, stop: '.' });
+      `);
+      expect(c.choices[0]!.finish_reason).toBe('stop');
+      expect(c.choices[0]!.message.content).not.toContain('.');
+      expect(c.usage.completion_tokens).toBeLessThan(60);
+    });
+
+    it.each([
+      ['n > 1', `{ messages: [{ role: 'user', content: 'x' }], n: 2 }`, /n must be 1/],
+      ['no messages', `{ messages: [] }`, /non-empty array/],
+      ['an unknown role', `{ messages: [{ role: 'tool', content: 'x' }] }`, /role must be system, user or assistant/],
+      ['json_schema output (not yet supported)', `{ messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }`, /not supported yet/],
+      ['a negative max_tokens', `{ messages: [{ role: 'user', content: 'x' }], max_tokens: -3 }`, /maxNewTokens/],
+    ])('%s is an InvalidArgumentError and the worker keeps serving', async (_label, request, pattern) => {
+      const f = await fails(`await model.chat.completions.create(${request})`);
+      expect(f).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid-argument' });
+      expect(f.message).toMatch(pattern);
+      await stillWorks();
+    });
+  });
+
   describe('each bad input gets its typed error and the worker keeps serving', () => {
     it('unknown bundled model id', async () => {
       const f = await fails(`await client.load('no-such-model')`);
