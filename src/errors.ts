@@ -5,6 +5,7 @@
  */
 export type ErrorCode =
   | 'invalid-argument'
+  | 'unsupported-schema'
   | 'model-not-found'
   | 'invalid-model-file'
   | 'dtype-unavailable'
@@ -33,6 +34,11 @@ export class SlmError extends Error {
 export class InvalidArgumentError extends SlmError {
   override name = 'InvalidArgumentError';
   override readonly code = 'invalid-argument';
+}
+/** A JSON Schema keyword or shape that constrained decoding does not support; `details.keywords` names them. */
+export class UnsupportedSchemaError extends SlmError {
+  override name = 'UnsupportedSchemaError';
+  override readonly code = 'unsupported-schema';
 }
 /** No model at that id or URL (404 for config.json, or an unknown bundled id). */
 export class ModelNotFoundError extends SlmError {
@@ -80,6 +86,7 @@ export class AbortError extends SlmError {
 
 const BY_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) => SlmError> = {
   'invalid-argument': InvalidArgumentError,
+  'unsupported-schema': UnsupportedSchemaError,
   'model-not-found': ModelNotFoundError,
   'invalid-model-file': InvalidModelFileError,
   'dtype-unavailable': DtypeUnavailableError,

@@ -7,3 +7,4 @@ export type * from './types.ts';
 export type { CachedModel, CacheConfig } from './storage/weight-cache.ts';
 export type * from './openai/types.ts';
 export { defaultChatPrompt } from './engine/tasks/chat.ts';
+export { extractionPrompt } from './engine/tasks/extract.ts';

@@ -125,3 +125,11 @@ export interface StorageUsage {
   quota?: number;
   budgetBytes?: number;
 }
+
+export interface ExtractionResult {
+  /** The parsed JSON value; it validates against the schema given. */
+  value: unknown;
+  /** The JSON text as generated. */
+  text: string;
+  stats: GenerationStats;
+}

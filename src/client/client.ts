@@ -8,11 +8,11 @@ import type { Engine } from '../engine/engine.ts';
 import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
-import type { GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
+import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
 type EngineApi = Pick<
   Engine,
-  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
+  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
 >;
 type RemoteEngine = ComlinkTypes.Remote<Engine>;
 
@@ -105,6 +105,12 @@ export class SlmClient {
   }
 
   /** @internal */
+  extract(handle: string, text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'>): Promise<ExtractionResult> {
+    const { signal, ...rest } = options;
+    return this.call(signal, (extra) => this.engine.extract(handle, text, schema, { ...rest, ...extra }));
+  }
+
+  /** @internal */
   chatCompletion(handle: string, request: ChatCompletionRequest, signal: AbortSignal | undefined, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
     return this.call(signal, (extra) => this.engine.chatCompletion(handle, request, extra, onChunk && this.callback(onChunk)));
   }
@@ -165,6 +171,15 @@ export class ModelHandle {
       // Text chunks travel on their own channel and may trail the result: its text is authoritative.
       (result) => (result.text.length > received.length ? [result.text.slice(received.length)] : []),
     );
+  }
+
+  /**
+   * Extracts a JSON value valid for `schema` (a JSON Schema subset: objects, arrays, strings with enum and
+   * length limits, numbers, integers, booleans, null) from `text`; unsupported keywords are an
+   * UnsupportedSchemaError that names them.
+   */
+  extract(text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'> = {}): Promise<ExtractionResult> {
+    return this.client.extract(this.handle, text, schema, options);
   }
 
   /**

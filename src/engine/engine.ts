@@ -9,11 +9,12 @@
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
 import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, throwIfAborted } from '../errors.ts';
 import { WeightCache, type CachedModel } from '../storage/weight-cache.ts';
-import type { FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
+import type { ExtractionResult, FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
 import { Sampler } from './generation/sampling.ts';
 import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/chat.ts';
+import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
 import { configureTransformers } from './transformers-env.ts';
 
@@ -163,10 +164,12 @@ export class Engine {
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...(includeUsage && { usage: null }),
     });
+    const format = request.response_format;
+    const constraint = format?.type === 'json_schema' ? jsonSchemaConstraint(entry.loaded.tokenizer, format.json_schema.schema ?? {}, entry.loaded.decoder.shape.vocabSize) : undefined;
     const result = await this.queued(entry, options, (signal) => {
       const promptIds = chatPromptIds(entry.loaded.tokenizer, messages);
       if (stream) void onChunk(chunk({ role: 'assistant', content: '' }, null));
-      return this.run(entry, promptIds, opts, signal, stream ? (text) => void onChunk(chunk({ content: text }, null)) : undefined);
+      return this.run(entry, promptIds, opts, signal, stream ? (text) => void onChunk(chunk({ content: text }, null)) : undefined, constraint);
     });
     const finish: ChatFinishReason = result.finishReason === 'length' ? 'length' : 'stop';
     const usage = { prompt_tokens: result.stats.promptTokens, completion_tokens: result.stats.generatedTokens, total_tokens: result.stats.promptTokens + result.stats.generatedTokens };
@@ -206,7 +209,35 @@ export class Engine {
     });
   }
 
-  private async run(entry: Entry, promptIds: number[], opts: Required<Omit<GenerateOptions, 'signal'>>, signal: AbortSignal, onText?: (chunk: string) => void): Promise<GenerationResult> {
+  /**
+   * Extracts a JSON value matching `schema` from `text`: every token is masked to keep the output a
+   * valid prefix, and generation stops when the document is complete. Sampling options apply as usual.
+   */
+  async extract(
+    handle: string,
+    text: string,
+    schema: unknown,
+    options: Omit<GenerateOptions, 'signal' | 'stop'> & RequestOptions & { signal?: AbortSignal } = {},
+  ): Promise<ExtractionResult> {
+    const entry = this.entry(handle);
+    const { tokenizer, decoder } = entry.loaded;
+    const constraint = jsonSchemaConstraint(tokenizer, schema, decoder.shape.vocabSize);
+    const opts = validateGenerateOptions(text, { maxNewTokens: decoder.shape.contextLength, ...options });
+    const result = await this.queued(entry, options, (signal) => this.run(entry, tokenizer.encode(extractionPrompt(text)), opts, signal, undefined, constraint));
+    if (!constraint.complete) {
+      throw new ContextOverflowError(`the JSON did not fit in ${result.stats.generatedTokens} tokens; shorten the text or allow more tokens`, { details: { text: result.text } });
+    }
+    return { value: JSON.parse(result.text) as unknown, text: result.text, stats: result.stats };
+  }
+
+  private async run(
+    entry: Entry,
+    promptIds: number[],
+    opts: Required<Omit<GenerateOptions, 'signal'>>,
+    signal: AbortSignal,
+    onText?: (chunk: string) => void,
+    constraint?: Constraint,
+  ): Promise<GenerationResult> {
     const { loaded } = entry;
     const { tokenizer, eosIds } = loaded;
     const started = performance.now();
@@ -243,6 +274,7 @@ export class Engine {
         break;
       }
       if (generated.length < opts.minNewTokens) for (const id of eosIds) logits[id] = -Infinity;
+      constraint?.mask(logits);
       const next = sampler.next(logits, opts.repetitionPenalty !== 1 ? [...promptIds, ...generated] : []);
       if (generated.length === 0) firstTokenAt = performance.now();
       if (eosIds.has(next)) {
@@ -250,9 +282,10 @@ export class Engine {
         break;
       }
       generated.push(next);
+      constraint?.accept(next);
       const { text: visible, stopped } = stops.push(stream.push(next));
       emit(visible);
-      if (stopped) {
+      if (stopped || constraint?.complete) {
         finishReason = 'stop';
         break;
       }

@@ -50,8 +50,8 @@ export function chatPromptIds(tokenizer: PreTrainedTokenizer, messages: ChatMess
 export function chatGenerateOptions(request: ChatCompletionRequest): Omit<GenerateOptions, 'signal'> {
   if ((request.n ?? 1) !== 1) throw new InvalidArgumentError(`n must be 1; got ${request.n}`);
   const format = request.response_format?.type ?? 'text';
-  if (format !== 'text') {
-    throw new InvalidArgumentError(`response_format "${format}" is not supported yet (JSON-constrained decoding is in progress); use "text"`, {
+  if (format !== 'text' && format !== 'json_schema') {
+    throw new InvalidArgumentError(`response_format "${format}" is not supported; use "text" or "json_schema" (with a schema)`, {
       details: { response_format: format },
     });
   }

@@ -1,0 +1,35 @@
+/** Seeded random JSON Schemas within the supported subset, for property tests of constrained decoding. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NAMES = ['name', 'age', 'color', 'pet', 'happy', 'toys', 'friend', 'place', 'count', 'mood', 'size', 'a', 'ab'];
+
+export function randomSchema(rand: () => number, depth = 0): Record<string, unknown> {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const kinds = depth >= 2 ? ['string', 'number', 'integer', 'boolean', 'null', 'enum'] : ['object', 'array', 'string', 'number', 'integer', 'boolean', 'enum', 'object'];
+  switch (pick(kinds)) {
+    case 'object': {
+      const names = [...NAMES].sort(() => rand() - 0.5).slice(0, 1 + Math.floor(rand() * 4));
+      const properties = Object.fromEntries(names.map((n) => [n, randomSchema(rand, depth + 1)]));
+      return { type: 'object', properties, required: names.filter(() => rand() < 0.6), additionalProperties: false };
+    }
+    case 'array': {
+      const minItems = Math.floor(rand() * 2);
+      return { type: 'array', items: randomSchema(rand, depth + 1), minItems, maxItems: minItems + Math.floor(rand() * 3) };
+    }
+    case 'string':
+      return rand() < 0.5 ? { type: 'string', maxLength: 1 + Math.floor(rand() * 12) } : { type: 'string', enum: ['red', 'blue', 'big red', 'Lily', 'café'].slice(0, 2 + Math.floor(rand() * 3)) };
+    case 'enum':
+      return { enum: [1, 10, 'one', true, null].slice(0, 2 + Math.floor(rand() * 3)) };
+    default:
+      return { type: pick(['number', 'integer', 'boolean', 'null']) };
+  }
+}
