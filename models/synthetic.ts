@@ -5,23 +5,13 @@
  */
 import type { Checkpoint, LlamaShape, LlamaWeights } from './llama2c/checkpoint.ts';
 import { kvDim, validateShape } from './llama2c/checkpoint.ts';
+import { mulberry32 } from '../src/util/random.ts';
 
 export const SYNTHETIC_PRESETS: Record<string, LlamaShape> = {
   'llama-15m': { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32000, seqLen: 256, sharedClassifier: true },
   'llama-110m': { dim: 768, hiddenDim: 2048, nLayers: 12, nHeads: 12, nKvHeads: 12, vocabSize: 32000, seqLen: 1024, sharedClassifier: true },
 };
 
-/** Small, fast PRNG (mulberry32) so the same seed gives the same bytes on every machine. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function syntheticCheckpoint(shape: LlamaShape, seed = 1): Checkpoint {
   validateShape(shape, 'synthetic preset');

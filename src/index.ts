@@ -8,3 +8,4 @@ export type { CachedModel, CacheConfig } from './storage/weight-cache.ts';
 export type * from './openai/types.ts';
 export { defaultChatPrompt } from './engine/tasks/chat.ts';
 export { extractionPrompt } from './engine/tasks/extract.ts';
+export { zeroShotPrompt, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './engine/tasks/classify.ts';

@@ -1,7 +1,7 @@
 /**
  * Builds the Llama decoder-with-past graph that transformers.js runs for `model_type: "llama"`:
  * inputs input_ids, attention_mask, position_ids, past_key_values.{i}.key/value; outputs logits and
- * present.{i}.key/value. The graph uses ONNX Runtime's fused operators, because on small models the
+ * present.{i}.key/value, plus last_hidden_state (the final normed hidden states) for embeddings. The graph uses ONNX Runtime's fused operators, because on small models the
  * per-node cost dominates: SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization for RMSNorm
  * and the residual add, GroupQueryAttention with built-in interleaved RoPE (llama2.c's convention, so
  * no weight permutation) where its CPU kernel allows it (head size a multiple of 16), RotaryEmbedding
@@ -76,6 +76,8 @@ export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVe
     value: g.input(`past_key_values.${l}.value`, 'float32', ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
   }));
   g.output('logits', 'float32', ['batch_size', 'sequence_length', s.vocabSize]);
+  // Final (normed) hidden states, for embeddings and trained classifiers; transformers.js ignores it.
+  g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', s.dim]);
   for (let l = 0; l < s.nLayers; l++) {
     for (const kind of ['key', 'value']) {
       g.output(`present.${l}.${kind}`, 'float32', ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
@@ -134,6 +136,7 @@ export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVe
     pending = linear(`${p}/mlp/down_proj`, gated, w.w2[l]!, s.dim, s.hiddenDim);
   }
   const hf = norm('/model/norm', w.rmsFinal);
+  g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
 
   if (bits === null) {
     // Tied classifier as Gemm(transB=1) so the embedding table is stored and held once.

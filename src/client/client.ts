@@ -8,11 +8,12 @@ import type { Engine } from '../engine/engine.ts';
 import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
+import type { ClassifierHead, TrainingReport, TrainOptions, TrainProgress } from '../engine/tasks/classify.ts';
 import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
 type EngineApi = Pick<
   Engine,
-  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
+  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'embed' | 'classifyZeroShot' | 'trainClassifier' | 'classify' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
 >;
 type RemoteEngine = ComlinkTypes.Remote<Engine>;
 
@@ -105,6 +106,16 @@ export class SlmClient {
   }
 
   /** @internal */
+  engineCall<T>(signal: AbortSignal | undefined, fn: (engine: EngineApi | RemoteEngine, extra: { signal?: AbortSignal; requestId?: string }) => Promise<T>): Promise<T> {
+    return this.call(signal, (extra) => fn(this.engine, extra));
+  }
+
+  /** @internal */
+  wrapCallback<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return this.callback(fn);
+  }
+
+  /** @internal */
   extract(handle: string, text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'>): Promise<ExtractionResult> {
     const { signal, ...rest } = options;
     return this.call(signal, (extra) => this.engine.extract(handle, text, schema, { ...rest, ...extra }));
@@ -180,6 +191,30 @@ export class ModelHandle {
    */
   extract(text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'> = {}): Promise<ExtractionResult> {
     return this.client.extract(this.handle, text, schema, options);
+  }
+
+  /** Embeddings (L2-normalised mean-pooled final hidden states), one per text. */
+  embed(texts: string[], options: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
+    return this.client.engineCall(options.signal, (engine, extra) => engine.embed(this.handle, texts, extra));
+  }
+
+  /** Zero-shot classification by label likelihood: a probability per label, summing to 1. */
+  classifyZeroShot(text: string, labels: string[], options: { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
+    return this.client.engineCall(options.signal, (engine, extra) => engine.classifyZeroShot(this.handle, text, labels, extra));
+  }
+
+  /** Trains a classifier head on labelled examples, in the worker; reports held-out accuracy and a confusion matrix. */
+  trainClassifier(
+    examples: Array<{ text: string; label: string }>,
+    options: TrainOptions & { signal?: AbortSignal; onProgress?: (p: TrainProgress & { phase: 'features' | 'training'; done?: number; total?: number }) => void } = {},
+  ): Promise<TrainingReport> {
+    const { signal, onProgress, ...train } = options;
+    return this.client.engineCall(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
+  }
+
+  /** Applies a trained head: a probability per label. */
+  classify(head: ClassifierHead, text: string, options: { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
+    return this.client.engineCall(options.signal, (engine, extra) => engine.classify(this.handle, head, text, extra));
   }
 
   /**

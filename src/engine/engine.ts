@@ -15,6 +15,7 @@ import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/chat.ts';
 import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
+import { embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './tasks/classify.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
 import { configureTransformers } from './transformers-env.ts';
 
@@ -228,6 +229,63 @@ export class Engine {
       throw new ContextOverflowError(`the JSON did not fit in ${result.stats.generatedTokens} tokens; shorten the text or allow more tokens`, { details: { text: result.text } });
     }
     return { value: JSON.parse(result.text) as unknown, text: result.text, stats: result.stats };
+  }
+
+  /** L2-normalised mean-pooled final hidden states, one vector per text. */
+  async embed(handle: string, texts: string[], options: RequestOptions & { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
+    const entry = this.entry(handle);
+    if (!Array.isArray(texts) || texts.length === 0) throw new InvalidArgumentError('texts must be a non-empty array of strings');
+    return this.queued(entry, options, async (signal) => {
+      const out: Float32Array[] = [];
+      for (const text of texts) {
+        throwIfAborted(signal, 'embedding');
+        out.push(await embed(entry.loaded.decoder, entry.loaded.tokenizer, text));
+      }
+      return out;
+    });
+  }
+
+  /** Zero-shot classification: a probability per label (summing to 1) from each label's likelihood under the model. */
+  async classifyZeroShot(handle: string, text: string, labels: string[], options: RequestOptions & { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
+    const entry = this.entry(handle);
+    return this.queued(entry, options, () => zeroShot(entry.loaded.decoder, entry.loaded.tokenizer, text, labels));
+  }
+
+  /** Trains a softmax head on labelled examples (features: this model's embeddings); reports held-out accuracy and confusion. */
+  async trainClassifier(
+    handle: string,
+    examples: Array<{ text: string; label: string }>,
+    options: TrainOptions & RequestOptions & { signal?: AbortSignal } = {},
+    onProgress?: (p: TrainProgress & { phase: 'features' | 'training'; done?: number; total?: number }) => void,
+  ): Promise<TrainingReport> {
+    const entry = this.entry(handle);
+    if (!Array.isArray(examples) || examples.length === 0) throw new InvalidArgumentError('training needs labelled examples; got none');
+    for (const [i, e] of examples.entries()) {
+      if (typeof e?.label !== 'string' || e.label.trim() === '') throw new InvalidArgumentError(`examples[${i}].label must be a non-empty string`);
+    }
+    return this.queued(entry, options, async (signal) => {
+      const features: Float32Array[] = [];
+      for (const e of examples) {
+        throwIfAborted(signal, 'training');
+        features.push(await embed(entry.loaded.decoder, entry.loaded.tokenizer, e.text));
+        onProgress?.({ phase: 'features', done: features.length, total: examples.length, epoch: 0, maxEpochs: 0, trainLoss: NaN, validationLoss: NaN });
+      }
+      return trainHead(features, examples.map((e) => e.label), options, onProgress && ((p) => onProgress({ ...p, phase: 'training' })));
+    });
+  }
+
+  /** Applies a trained head to a text: a probability per label. */
+  async classify(handle: string, head: ClassifierHead, text: string, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
+    const entry = this.entry(handle);
+    const valid =
+      Array.isArray(head?.labels) && head.labels.length >= 2 && head.weights?.length === head.labels.length * head.dim && head.bias?.length === head.labels.length && head.mean?.length === head.dim && head.std?.length === head.dim;
+    if (!valid) throw new InvalidArgumentError('head is not a trained classifier head (labels, dim, mean, std, weights, bias)');
+    return this.queued(entry, options, async () => {
+      const features = await embed(entry.loaded.decoder, entry.loaded.tokenizer, text);
+      if (features.length !== head.dim) throw new InvalidArgumentError(`the head was trained on ${head.dim}-dimensional features; this model gives ${features.length}`);
+      const p = predict(head, features);
+      return Object.fromEntries(head.labels.map((l, i) => [l, p[i]!]));
+    });
   }
 
   private async run(

@@ -31,6 +31,24 @@ describe('stories260K ONNX against the reference', () => {
     logits.forEach((row, pos) => expect(maxAbsDiff(row, refLogits[pos]!), `position ${pos}`).toBeLessThan(1e-4));
   });
 
+  it('exports the final normed hidden states (last_hidden_state) within 1e-4 of the reference', async () => {
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(join(STORIES_DIR, 'onnx/model.onnx'));
+    const ids = sequence.slice(0, 12);
+    const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, ids.length]),
+    };
+    for (let l = 0; l < 5; l++) for (const k of ['key', 'value']) feeds[`past_key_values.${l}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [1, 4, 0, 8]);
+    const hidden = (await session.run(feeds)).last_hidden_state!;
+    expect(hidden.dims).toEqual([1, 12, 64]);
+    ids.forEach((id, pos) => {
+      reference.forward(id, pos);
+      expect(maxAbsDiff((hidden.data as Float32Array).subarray(pos * 64, (pos + 1) * 64), reference.lastHidden), `position ${pos}`).toBeLessThan(1e-4);
+    });
+  });
+
   it('fp32 logits match when the same sequence is fed in pieces through the KV cache', async () => {
     const decoder = await NodeDecoder.open(join(STORIES_DIR, 'onnx/model.onnx'), SHAPE);
     const logits = [...(await decoder.feed(sequence.slice(0, 10)))];

@@ -13,6 +13,8 @@ export class ReferenceModel {
   readonly seqLen: number;
   private readonly w: Record<string, Float32Array>;
   private readonly keyCache: Float32Array;
+  /** The final normed hidden state of the last forward() call. */
+  lastHidden = new Float32Array(0);
   private readonly valueCache: Float32Array;
 
   constructor(file: Uint8Array) {
@@ -110,6 +112,7 @@ export class ReferenceModel {
       for (let i = 0; i < dim; i++) x[i] = x[i]! + xb[i]!;
     }
     rmsnorm(x, x, w.rmsFinal!);
+    this.lastHidden = Float32Array.from(x);
     const logits = new Float32Array(this.vocab);
     matmul(logits, x, w.emb!, dim, this.vocab);
     return logits;

@@ -1,14 +1,7 @@
 /** Seeded random JSON Schemas within the supported subset, for property tests of constrained decoding. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/util/random.ts';
+
+export { mulberry32 };
 
 const NAMES = ['name', 'age', 'color', 'pet', 'happy', 'toys', 'friend', 'place', 'count', 'mood', 'size', 'a', 'ab'];
 

@@ -82,6 +82,31 @@ export class Decoder {
     return data.subarray((n - 1) * v, n * v);
   }
 
+  /** Whether the graph also returns the final hidden states (our exported models do). */
+  get hasHiddenStates(): boolean {
+    return this.session.outputNames.includes('last_hidden_state');
+  }
+
+  /**
+   * Runs `ids` as a fresh sequence and returns the logits of every position (and the final hidden
+   * states when the graph exports them): for scoring and embeddings rather than generation.
+   */
+  async forward(ids: number[]): Promise<{ logits: Float32Array; hidden: Float32Array | null }> {
+    this.reset();
+    const { Tensor } = this.backend.ort;
+    const n = ids.length;
+    const feeds: Record<string, Tensor> = {
+      ...this.past,
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, n]),
+      attention_mask: new Tensor('int64', this.ones.subarray(0, n), [1, n]),
+    };
+    if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(0, n), [1, n]);
+    const out = await this.session.run(feeds);
+    for (const [name, t] of Object.entries(out)) if (name.startsWith('present')) t.dispose();
+    this.reset();
+    return { logits: out.logits!.data as Float32Array, hidden: (out.last_hidden_state?.data as Float32Array | undefined) ?? null };
+  }
+
   async release(): Promise<void> {
     this.disposePast();
     await this.session.release();

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../../util/random.ts';
+
 /**
  * Next-token choice: greedy when temperature is 0, else temperature, top-k and top-p sampling from a
  * seeded generator so that the same seed reproduces the same text. Repetition penalty follows the
@@ -12,12 +14,12 @@ export interface SamplingOptions {
 }
 
 export class Sampler {
-  private state: number;
+  private readonly random: () => number;
   private probs = new Float32Array(0);
   private order = new Int32Array(0);
 
   constructor(private readonly opts: SamplingOptions) {
-    this.state = opts.seed >>> 0;
+    this.random = mulberry32(opts.seed);
   }
 
   /** `logits` may be modified in place. `seen` lists tokens for the repetition penalty. */
@@ -82,15 +84,6 @@ export class Sampler {
       if (r <= 0) return order[i]!;
     }
     return order[count - 1]!;
-  }
-
-  /** mulberry32: small, fast, and identical on every platform. */
-  private random(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 }
 
