@@ -4,7 +4,8 @@
  */
 import type * as ComlinkTypes from 'comlink';
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { Engine, SkillDefinition } from '../engine/engine.ts';
+import type { SealedSkill } from '../skills/skill.ts';
 import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
@@ -13,7 +14,7 @@ import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, 
 
 type EngineApi = Pick<
   Engine,
-  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'embed' | 'classifyZeroShot' | 'trainClassifier' | 'classify' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
+  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'embed' | 'classifyZeroShot' | 'trainClassifier' | 'classify' | 'saveSkill' | 'listSkills' | 'deleteSkill' | 'exportSkill' | 'importSkill' | 'runSkill' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
 >;
 type RemoteEngine = ComlinkTypes.Remote<Engine>;
 
@@ -63,6 +64,25 @@ export class SlmClient {
 
   async models(): Promise<ModelInfo[]> {
     return this.engine.list();
+  }
+
+  /** Saved skills, by name. */
+  listSkills(): Promise<SealedSkill[]> {
+    return this.engine.listSkills();
+  }
+
+  deleteSkill(name: string): Promise<void> {
+    return this.engine.deleteSkill(name);
+  }
+
+  /** A skill as one JSON file to save or share (its content sealed with SHA-256). */
+  exportSkill(name: string): Promise<string> {
+    return this.engine.exportSkill(name);
+  }
+
+  /** Imports a skill file; a modified file is an IntegrityError, one for a model not loaded or cached a ModelNotFoundError. */
+  importSkill(file: string): Promise<SealedSkill> {
+    return this.engine.importSkill(file);
   }
 
   /** Cached model revisions (bytes, last use), most recent first. */
@@ -210,6 +230,16 @@ export class ModelHandle {
   ): Promise<TrainingReport> {
     const { signal, onProgress, ...train } = options;
     return this.client.engineCall(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
+  }
+
+  /** Saves a skill bound to this model (its id and revision). */
+  saveSkill(definition: SkillDefinition): Promise<SealedSkill> {
+    return this.client.engineCall(undefined, (engine) => engine.saveSkill(this.handle, definition));
+  }
+
+  /** Runs a saved skill on this model: a label distribution (classifier, zero-shot) or a JSON value (extractor). */
+  runSkill(name: string, input: string, options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    return this.client.engineCall(options.signal, (engine, extra) => engine.runSkill(this.handle, name, input, extra));
   }
 
   /** Applies a trained head: a probability per label. */

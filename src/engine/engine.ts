@@ -7,7 +7,7 @@
  * first instead of failing, and an aborted call leaves the queue at once.
  */
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
-import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, throwIfAborted } from '../errors.ts';
+import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotFoundError, ModelNotLoadedError, throwIfAborted } from '../errors.ts';
 import { WeightCache, type CachedModel } from '../storage/weight-cache.ts';
 import type { ExtractionResult, FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
 import { Sampler } from './generation/sampling.ts';
@@ -18,11 +18,16 @@ import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks
 import { embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './tasks/classify.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
 import { configureTransformers } from './transformers-env.ts';
+import { openSealedSkill, sealSkill, SKILL_FORMAT, type SealedSkill, type Skill } from '../skills/skill.ts';
+import { SkillStore } from '../skills/store.ts';
 
 /** Options as they cross the worker boundary: a request id stands in for the AbortSignal. */
 export interface RequestOptions {
   requestId?: string;
 }
+
+/** What a caller gives to save a skill; the model binding, format and date are filled in. */
+export type SkillDefinition = Pick<Skill, 'name' | 'task'> & Partial<Pick<Skill, 'version' | 'description' | 'evaluation'>>;
 
 interface Entry {
   model: string;
@@ -35,6 +40,7 @@ interface Entry {
 export class Engine {
   private env: RuntimeEnv = defaultEnv(globalThis.location?.href ?? 'http://localhost/');
   private cache: Promise<WeightCache> | null = null;
+  private skills: Promise<SkillStore> | null = null;
   private readonly models = new Map<string, Entry>();
   private readonly requests = new Map<string, AbortController>();
   private nextHandle = 1;
@@ -46,7 +52,77 @@ export class Engine {
   configure(env: Partial<RuntimeEnv>): void {
     this.env = { ...this.env, ...env, cache: { ...this.env.cache, ...env.cache } };
     this.cache = null;
+    this.skills = null;
     configureTransformers(this.env, () => this.weightCache());
+  }
+
+  private skillStore(): Promise<SkillStore> {
+    this.skills ??= SkillStore.open(this.env.cache.dbName);
+    return this.skills;
+  }
+
+  /** Saves a skill made with the model behind `handle` (bound to its id and revision); returns it sealed. */
+  async saveSkill(handle: string, definition: SkillDefinition): Promise<SealedSkill> {
+    const entry = this.entry(handle);
+    const sealed = await sealSkill({
+      format: SKILL_FORMAT,
+      formatVersion: 1,
+      version: 1,
+      ...definition,
+      model: { id: entry.model, revision: entry.loaded.storage.revision },
+      created: new Date().toISOString(),
+    });
+    await (await this.skillStore()).save(sealed);
+    return sealed;
+  }
+
+  async listSkills(): Promise<SealedSkill[]> {
+    return (await this.skillStore()).list();
+  }
+
+  async deleteSkill(name: string): Promise<void> {
+    await (await this.skillStore()).delete(name);
+  }
+
+  /** The skill as one JSON file (content plus its SHA-256). */
+  async exportSkill(name: string): Promise<string> {
+    const skill = await (await this.skillStore()).get(name);
+    if (!skill) throw new InvalidArgumentError(`no skill named ${JSON.stringify(name)}`);
+    return `${JSON.stringify(skill, null, 2)}\n`;
+  }
+
+  /**
+   * Imports an exported skill file: its seal must match (IntegrityError otherwise) and the model it
+   * names must be loaded or cached here (ModelNotFoundError otherwise).
+   */
+  async importSkill(file: string): Promise<SealedSkill> {
+    const skill = await openSealedSkill(file);
+    const { id, revision } = skill.model;
+    const loaded = [...this.models.values()].some((e) => e.model === id && e.loaded.storage.revision === revision);
+    const cached = (await (await this.weightCache()).list()).some((m) => m.id === id && m.revision === revision);
+    if (!loaded && !cached) {
+      throw new ModelNotFoundError(`the skill "${skill.name}" needs model "${id}" at revision ${revision}; load that model first`, { details: { model: id, revision } });
+    }
+    await (await this.skillStore()).save(skill);
+    return skill;
+  }
+
+  /** Runs a saved skill on the model behind `handle`, which must be the model the skill was made with. */
+  async runSkill(handle: string, name: string, input: string, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<unknown> {
+    const entry = this.entry(handle);
+    const skill = await (await this.skillStore()).get(name);
+    if (!skill) throw new InvalidArgumentError(`no skill named ${JSON.stringify(name)}`);
+    if (skill.model.id !== entry.model || skill.model.revision !== entry.loaded.storage.revision) {
+      throw new InvalidArgumentError(`the skill "${name}" was made for ${skill.model.id}@${skill.model.revision}, not ${entry.model}@${entry.loaded.storage.revision}`);
+    }
+    switch (skill.task.kind) {
+      case 'classifier':
+        return this.classify(handle, skill.task.head, input, options);
+      case 'zero-shot':
+        return this.classifyZeroShot(handle, input, skill.task.labels, options);
+      case 'extractor':
+        return (await this.extract(handle, input, skill.task.schema, options)).value;
+    }
   }
 
   private weightCache(): Promise<WeightCache> {

@@ -3,11 +3,11 @@
  * ArrayBuffer) plus a small record per file and per model; a file is usable only once its record says
  * `complete`, which is written after every chunk is stored and the SHA-256 verified.
  *
- * Schema versions and their migrations live in `upgrade`: add a `case` for each new version.
+ * Schema versions and their migrations live in `upgrade`: one step per version (2 added skills).
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export interface ModelRecord {
   /** `${id}@${revision}` */
@@ -43,6 +43,8 @@ export interface CacheSchema extends DBSchema {
   models: { key: string; value: ModelRecord };
   files: { key: string; value: FileRecord; indexes: { byModel: string } };
   chunks: { key: [string, number]; value: ArrayBuffer };
+  /** Since version 2: skills, by name (see src/skills). */
+  skills: { key: string; value: { name: string; file: string; saved: number } };
 }
 
 export type CacheDb = IDBPDatabase<CacheSchema>;
@@ -50,14 +52,13 @@ export type CacheDb = IDBPDatabase<CacheSchema>;
 export function openCacheDb(name: string): Promise<CacheDb> {
   return openDB<CacheSchema>(name, SCHEMA_VERSION, {
     upgrade(db, oldVersion) {
-      // Falls through on purpose: a database at version n runs every migration after n.
-      switch (oldVersion) {
-        case 0: {
-          db.createObjectStore('models', { keyPath: 'key' });
-          db.createObjectStore('files', { keyPath: 'key' }).createIndex('byModel', 'modelKey');
-          db.createObjectStore('chunks');
-        }
+      // A database at version n runs every migration after n, in order.
+      if (oldVersion < 1) {
+        db.createObjectStore('models', { keyPath: 'key' });
+        db.createObjectStore('files', { keyPath: 'key' }).createIndex('byModel', 'modelKey');
+        db.createObjectStore('chunks');
       }
+      if (oldVersion < 2) db.createObjectStore('skills', { keyPath: 'name' });
     },
   });
 }

@@ -195,10 +195,33 @@ describe('IndexedDB weight cache', () => {
     }
   });
 
-  it('opens schema version 1 with its three stores', async () => {
+  it('opens schema version 2 with its four stores', async () => {
     const db = await openCacheDb(`test-${++dbCounter}`);
     expect(db.version).toBe(SCHEMA_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'files', 'models']);
+    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'files', 'models', 'skills']);
+    db.close();
+  });
+
+  it('migrates a version 1 database to version 2, keeping its models', async () => {
+    const name = `test-${++dbCounter}`;
+    await new Promise<void>((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore('models', { keyPath: 'key' });
+        req.result.createObjectStore('files', { keyPath: 'key' }).createIndex('byModel', 'modelKey');
+        req.result.createObjectStore('chunks');
+        req.transaction!.objectStore('models').put({ key: 'm@r', id: 'm', revision: 'r', baseUrl: 'x/', manifest: null, lastUsed: 1, created: 1 });
+      };
+      req.onsuccess = () => {
+        req.result.close();
+        resolve();
+      };
+      req.onerror = () => reject(req.error);
+    });
+    const db = await openCacheDb(name);
+    expect(db.version).toBe(2);
+    expect(db.objectStoreNames.contains('skills')).toBe(true);
+    expect(await db.get('models', 'm@r')).toMatchObject({ id: 'm', revision: 'r' });
     db.close();
   });
 });
