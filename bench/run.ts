@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only speed,llama.cpp,start-up,memory,cache]
+ * npm run bench [-- --quick] [--runs N] [--only speed,llama.cpp,start-up,tasks,memory,cache]
  *
  * Measures our runtime side by side with transformers.js (same ONNX file, own worker), onnxruntime-node
  * (same ONNX file, same threads) and bare IndexedDB, interleaving the sides run by run so that both see
@@ -215,6 +215,30 @@ async function memory(browser: Browser, url: string): Promise<void> {
   ratios.push({ name: 'peak memory while loading ÷ weight bytes', model, value, goal: '≤ 1.3', met: value <= 1.3 });
 }
 
+/** Domain tasks on stories260K: constrained ÷ unconstrained decode speed, and classifier training time. */
+async function tasks(page: Page): Promise<void> {
+  const examples = readFileSync(join(PROJECT_ROOT, 'tests/fixtures/story-themes.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => ({ label: l.split('\t')[0]!, text: l.split('\t')[1]! }));
+  await call(page, 'oursOpen', 'stories260k', 'fp32', 1);
+  await call(page, 'oursConstrained'); // warm-up (builds the token trie)
+  const r = { constrained: [] as number[], unconstrained: [] as number[], train: [] as number[] };
+  let tokens = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const c = await call(page, 'oursConstrained');
+    r.constrained.push(c.constrained);
+    r.unconstrained.push(c.unconstrained);
+    tokens = c.tokens;
+    r.train.push(((await call(page, 'oursTrain', examples)) * 100) / examples.length);
+  }
+  await call(page, 'oursClose');
+  const constrained = record('tasks', 'stories260k', 'fp32', 'wasm', 1, 'ours', `decode, JSON-constrained (${tokens} tokens)`, 'tokens/s', r.constrained);
+  const unconstrained = record('tasks', 'stories260k', 'fp32', 'wasm', 1, 'ours', `decode, unconstrained (${tokens} tokens)`, 'tokens/s', r.unconstrained);
+  record('tasks', 'stories260k', 'fp32', 'wasm', 1, 'ours', `train a classifier (features + head), per 100 examples (${examples.length} used)`, 'ms', r.train);
+  ratios.push({ name: 'constrained ÷ unconstrained decode tokens/s', model: 'stories260k', value: constrained / unconstrained, goal: '≥ 0.9', met: constrained / unconstrained >= 0.9 });
+}
+
 async function cacheThroughput(page: Page): Promise<void> {
   const mb = QUICK ? 16 : 64;
   const r = { oursWrite: [] as number[], oursRead: [] as number[], bareWrite: [] as number[], bareRead: [] as number[] };
@@ -259,6 +283,10 @@ async function main(): Promise<void> {
         log(`${model}: start-up`);
         await startup(page, model);
       }
+    }
+    if (wanted('tasks')) {
+      log('stories260k: constrained decoding and classifier training');
+      await tasks(page);
     }
     if (!QUICK && wanted('memory')) {
       log('llama-110m q4: memory while loading');

@@ -16,7 +16,7 @@ describe('npm run bench -- --quick', () => {
     expect(Object.keys(report.machine)).toEqual(expect.arrayContaining(['cpu', 'cores', 'chromium', 'node']));
     expect(report.versions['onnxruntime-web']).toMatch(/^\d+\.\d+\.\d+/);
     const measures = new Set(report.rows.map((r) => `${r.measure}/${r.side}`));
-    for (const m of ['decode/ours', 'decode/transformers.js', 'decode/onnxruntime-node', 'prefill/ours', 'prefill/onnxruntime-node', 'start-up/ours', 'start-up/transformers.js', 'llama.cpp/ours', 'llama.cpp/wllama', 'cache/ours', 'cache/bare IndexedDB']) {
+    for (const m of ['decode/ours', 'decode/transformers.js', 'decode/onnxruntime-node', 'prefill/ours', 'prefill/onnxruntime-node', 'start-up/ours', 'start-up/transformers.js', 'llama.cpp/ours', 'llama.cpp/wllama', 'tasks/ours', 'cache/ours', 'cache/bare IndexedDB']) {
       expect(measures, m).toContain(m);
     }
     for (const row of report.rows) {
@@ -25,7 +25,7 @@ describe('npm run bench -- --quick', () => {
       expect(row.min).toBeLessThanOrEqual(row.median);
       expect(row.max).toBeGreaterThanOrEqual(row.median);
     }
-    expect(report.ratios.length).toBeGreaterThanOrEqual(11);
+    expect(report.ratios.length).toBeGreaterThanOrEqual(12);
     for (const r of report.ratios) expect(Number.isFinite(r.value) && r.value > 0, r.name).toBe(true);
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(md).toContain('| ratio | model | value | goal | met |');

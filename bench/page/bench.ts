@@ -5,7 +5,7 @@
 import { Wllama } from '@wllama/wllama/esm/index.js'; // the built ESM (the package root points TypeScript at its sources)
 import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import * as Comlink from 'comlink';
-import { SlmClient, type Dtype, type ModelHandle } from '../../src/index.ts';
+import { extractionPrompt, SlmClient, type Dtype, type ModelHandle } from '../../src/index.ts';
 import { WeightCache } from '../../src/storage/weight-cache.ts';
 import type { BaselineApi, Run } from './types.ts';
 
@@ -50,6 +50,19 @@ const bench = {
       prefillTokensPerSecond: (stats.promptTokens * 1000) / (first - started),
       decodeTokensPerSecond: ((stats.generatedTokens - 1) * 1000) / (ended - first),
     };
+  },
+  /** Constrained extraction (a fixed-length string, so every run decodes the same tokens) vs. plain generation of as many tokens. */
+  async oursConstrained(): Promise<{ constrained: number; unconstrained: number; tokens: number }> {
+    const schema = { type: 'string', minLength: 160, maxLength: 160 };
+    const { stats } = await ours!.model.extract('Once upon a time', schema, { temperature: 0.8, seed: 1 });
+    const plain = await ours!.model.generate(extractionPrompt('Once upon a time'), { maxNewTokens: stats.generatedTokens, minNewTokens: stats.generatedTokens, temperature: 0.8, seed: 1 });
+    return { constrained: stats.decodeTokensPerSecond, unconstrained: plain.stats.decodeTokensPerSecond, tokens: stats.generatedTokens };
+  },
+  /** Milliseconds to train a classifier (features and head) on `examples`. */
+  async oursTrain(examples: Array<{ text: string; label: string }>): Promise<number> {
+    const started = performance.now();
+    await ours!.model.trainClassifier(examples, { seed: 1 });
+    return performance.now() - started;
   },
   async oursClose(): Promise<void> {
     ours?.client.terminate();

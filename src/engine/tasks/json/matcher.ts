@@ -52,6 +52,15 @@ export class JsonMatcher {
     return (top.t === 'number' && ACCEPTING.has(top.state)) || (top.t === 'literal' && top.options.some((o) => o.length === top.pos));
   }
 
+  /**
+   * Inside a string without enum and between characters: how many more characters it may take.
+   * Null elsewhere. Lets the token mask treat plain string content in one pass.
+   */
+  plainStringRoom(): number | null {
+    const top = this.stack.at(-1);
+    return top?.t === 'string' && !top.bytes && top.cont === 0 ? top.node.maxLength - top.len : null;
+  }
+
   /** Feeds one byte; false (leaving the matcher unusable) when no valid document continues with it. */
   feed(b: number): boolean {
     for (;;) {

@@ -14,6 +14,12 @@ interface TrieNode {
 export class TokenTrie {
   readonly root: TrieNode = { children: new Map(), tokens: [] };
   readonly bytesOf: Array<Uint8Array | null>;
+  /** Characters a token adds to a JSON string if all its bytes are plain string content (no quote, backslash, control or partial UTF-8), else −1. */
+  private readonly plainChars: Int32Array;
+  /** Tokens that can still be valid in a string without being plain content: they hold a quote or partial UTF-8. */
+  private readonly stringEdgeTokens: number[] = [];
+  /** Single-byte tokens that start a multi-byte character (valid in a string whenever there is room for it). */
+  private readonly leadByteTokens: number[] = [];
 
   constructor(tokenizer: PreTrainedTokenizer) {
     const vocab = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
@@ -35,12 +41,44 @@ export class TokenTrie {
       }
       node.tokens.push(id);
     }
+    this.plainChars = new Int32Array(this.bytesOf.length).fill(-1);
+    this.bytesOf.forEach((bytes, id) => {
+      if (!bytes) return;
+      const plain = plainStringChars(bytes);
+      this.plainChars[id] = plain;
+      if (plain >= 0) return;
+      if (bytes.length === 1 && bytes[0]! >= 0xc2 && bytes[0]! <= 0xf4) this.leadByteTokens.push(id);
+      else if (bytes.some((b) => b === 0x22 || b >= 0x80)) this.stringEdgeTokens.push(id);
+    });
   }
 
   /** Sets allowed[id] = 1 for every token whose bytes the matcher accepts; returns how many. */
   allowed(matcher: JsonMatcher, allowed: Uint8Array): number {
     allowed.fill(0);
     let count = 0;
+    const room = matcher.plainStringRoom();
+    if (room !== null) {
+      // Plain string content needs no matcher: one pass over precomputed lengths, then the few edge tokens.
+      for (let id = 0; id < this.plainChars.length; id++) {
+        const n = this.plainChars[id]!;
+        if (n >= 0 && n <= room) {
+          allowed[id] = 1;
+          count++;
+        }
+      }
+      if (room >= 1) {
+        for (const id of this.leadByteTokens) allowed[id] = 1;
+        count += this.leadByteTokens.length;
+      }
+      for (const id of this.stringEdgeTokens) {
+        const m = matcher.clone();
+        if (this.bytesOf[id]!.every((b) => m.feed(b))) {
+          allowed[id] = 1;
+          count++;
+        }
+      }
+      return count;
+    }
     const walk = (node: TrieNode, m: JsonMatcher): void => {
       for (const [b, child] of node.children) {
         const next = m.clone();
@@ -53,4 +91,19 @@ export class TokenTrie {
     walk(this.root, matcher);
     return count;
   }
+}
+
+/** Code points in `bytes` if they are all plain JSON string content, else −1. */
+function plainStringChars(bytes: Uint8Array): number {
+  let chars = 0;
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    if (b < 0x20 || b === 0x22 || b === 0x5c || b === 0x7f) return -1;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (!len || i + len > bytes.length) return -1;
+    for (let j = 1; j < len; j++) if (bytes[i + j]! < 0x80 || bytes[i + j]! > 0xbf) return -1;
+    i += len;
+    chars++;
+  }
+  return chars;
 }
