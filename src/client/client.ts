@@ -6,6 +6,7 @@ import type * as ComlinkTypes from 'comlink';
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
 import type { Engine, SkillDefinition } from '../engine/engine.ts';
 import type { SealedSkill } from '../skills/skill.ts';
+import type { SearchHit } from '../search/document-store.ts';
 import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
@@ -14,7 +15,7 @@ import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, 
 
 type EngineApi = Pick<
   Engine,
-  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'embed' | 'classifyZeroShot' | 'trainClassifier' | 'classify' | 'saveSkill' | 'listSkills' | 'deleteSkill' | 'exportSkill' | 'importSkill' | 'runSkill' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
+  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'embed' | 'classifyZeroShot' | 'trainClassifier' | 'classify' | 'saveSkill' | 'listSkills' | 'deleteSkill' | 'exportSkill' | 'importSkill' | 'runSkill' | 'indexDocuments' | 'search' | 'deleteCollection' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
 >;
 type RemoteEngine = ComlinkTypes.Remote<Engine>;
 
@@ -83,6 +84,11 @@ export class SlmClient {
   /** Imports a skill file; a modified file is an IntegrityError, one for a model not loaded or cached a ModelNotFoundError. */
   importSkill(file: string): Promise<SealedSkill> {
     return this.engine.importSkill(file);
+  }
+
+  /** Deletes a search collection and its stored embeddings. */
+  deleteCollection(collection: string): Promise<void> {
+    return this.engine.deleteCollection(collection);
   }
 
   /** Cached model revisions (bytes, last use), most recent first. */
@@ -230,6 +236,16 @@ export class ModelHandle {
   ): Promise<TrainingReport> {
     const { signal, onProgress, ...train } = options;
     return this.client.engineCall(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
+  }
+
+  /** Embeds documents and stores them in IndexedDB under `collection`, for search(). */
+  indexDocuments(collection: string, docs: Array<{ id: string; text: string }>, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return this.client.engineCall(options.signal, (engine, extra) => engine.indexDocuments(this.handle, collection, docs, extra));
+  }
+
+  /** The k stored documents of `collection` most similar to `query` (cosine), best first. */
+  search(collection: string, query: string, k = 5, options: { signal?: AbortSignal } = {}): Promise<SearchHit[]> {
+    return this.client.engineCall(options.signal, (engine, extra) => engine.search(this.handle, collection, query, k, extra));
   }
 
   /** Saves a skill bound to this model (its id and revision). */

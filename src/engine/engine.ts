@@ -20,6 +20,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFi
 import { configureTransformers } from './transformers-env.ts';
 import { openSealedSkill, sealSkill, SKILL_FORMAT, type SealedSkill, type Skill } from '../skills/skill.ts';
 import { SkillStore } from '../skills/store.ts';
+import { DocumentStore, topK, type SearchHit } from '../search/document-store.ts';
 
 /** Options as they cross the worker boundary: a request id stands in for the AbortSignal. */
 export interface RequestOptions {
@@ -41,6 +42,7 @@ export class Engine {
   private env: RuntimeEnv = defaultEnv(globalThis.location?.href ?? 'http://localhost/');
   private cache: Promise<WeightCache> | null = null;
   private skills: Promise<SkillStore> | null = null;
+  private documents: Promise<DocumentStore> | null = null;
   private readonly models = new Map<string, Entry>();
   private readonly requests = new Map<string, AbortController>();
   private nextHandle = 1;
@@ -53,6 +55,7 @@ export class Engine {
     this.env = { ...this.env, ...env, cache: { ...this.env.cache, ...env.cache } };
     this.cache = null;
     this.skills = null;
+    this.documents = null;
     configureTransformers(this.env, () => this.weightCache());
   }
 
@@ -348,6 +351,36 @@ export class Engine {
       }
       return trainHead(features, examples.map((e) => e.label), options, onProgress && ((p) => onProgress({ ...p, phase: 'training' })));
     });
+  }
+
+  /** Embeds documents with this model and stores them in `collection` (replacing ones with the same id). */
+  async indexDocuments(handle: string, collection: string, docs: Array<{ id: string; text: string }>, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<number> {
+    if (typeof collection !== 'string' || !collection) throw new InvalidArgumentError('collection must be a non-empty string');
+    if (!Array.isArray(docs) || docs.length === 0 || docs.some((d) => typeof d?.id !== 'string' || typeof d.text !== 'string')) {
+      throw new InvalidArgumentError('docs must be a non-empty array of { id, text } strings');
+    }
+    const entry = this.entry(handle);
+    const vectors = await this.embed(handle, docs.map((d) => d.text), options);
+    const model = `${entry.model}@${entry.loaded.storage.revision}`;
+    this.documents ??= DocumentStore.open(this.env.cache.dbName);
+    await (await this.documents).put(docs.map((d, i) => ({ collection, id: d.id, text: d.text, vector: vectors[i]!, model })));
+    return docs.length;
+  }
+
+  /** The k documents of `collection` closest to `query` by cosine similarity (only those embedded by this model). */
+  async search(handle: string, collection: string, query: string, k = 5, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<SearchHit[]> {
+    if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`k must be a positive integer; got ${k}`);
+    const entry = this.entry(handle);
+    const [vector] = await this.embed(handle, [query], options);
+    this.documents ??= DocumentStore.open(this.env.cache.dbName);
+    const model = `${entry.model}@${entry.loaded.storage.revision}`;
+    const docs = (await (await this.documents).collection(collection)).filter((d) => d.model === model);
+    return topK(docs, vector!, k);
+  }
+
+  async deleteCollection(collection: string): Promise<void> {
+    this.documents ??= DocumentStore.open(this.env.cache.dbName);
+    await (await this.documents).deleteCollection(collection);
   }
 
   /** Applies a trained head to a text: a probability per label. */

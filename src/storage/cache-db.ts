@@ -3,7 +3,7 @@
  * ArrayBuffer) plus a small record per file and per model; a file is usable only once its record says
  * `complete`, which is written after every chunk is stored and the SHA-256 verified.
  *
- * Schema versions and their migrations live in `upgrade`: one step per version (2 added skills).
+ * Schema versions and their migrations live in `upgrade`: one step per version (2 added skills and documents).
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 
@@ -45,6 +45,17 @@ export interface CacheSchema extends DBSchema {
   chunks: { key: [string, number]; value: ArrayBuffer };
   /** Since version 2: skills, by name (see src/skills). */
   skills: { key: string; value: { name: string; file: string; saved: number } };
+  /** Since version 2: documents embedded for local search (see src/search), by [collection, id]. */
+  documents: { key: [string, string]; value: StoredDocument; indexes: { byCollection: string } };
+}
+
+export interface StoredDocument {
+  collection: string;
+  id: string;
+  text: string;
+  vector: Float32Array;
+  /** `${model id}@${revision}` whose embeddings these are. */
+  model: string;
 }
 
 export type CacheDb = IDBPDatabase<CacheSchema>;
@@ -58,7 +69,10 @@ export function openCacheDb(name: string): Promise<CacheDb> {
         db.createObjectStore('files', { keyPath: 'key' }).createIndex('byModel', 'modelKey');
         db.createObjectStore('chunks');
       }
-      if (oldVersion < 2) db.createObjectStore('skills', { keyPath: 'name' });
+      if (oldVersion < 2) {
+        db.createObjectStore('skills', { keyPath: 'name' });
+        db.createObjectStore('documents', { keyPath: ['collection', 'id'] }).createIndex('byCollection', 'collection');
+      }
     },
   });
 }

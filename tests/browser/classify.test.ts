@@ -73,6 +73,37 @@ describe('embeddings and classification with stories260K', () => {
     expect(Object.values(p).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 6);
   });
 
+  it('indexes documents in IndexedDB and finds the closest by cosine, also from a new worker', async () => {
+    const docs = [
+      { id: 'a1', text: 'The puppy and the kitten played together.' },
+      { id: 'a2', text: 'A big dog barked at the birds.' },
+      { id: 'f1', text: 'Mom baked cookies and a cake.' },
+      { id: 'f2', text: 'We ate soup with bread for dinner.' },
+      { id: 'w1', text: 'Rain and wind came with the storm.' },
+      { id: 'w2', text: 'Snow fell from the grey clouds.' },
+    ];
+    const r = await page.evaluate(async (docs) => {
+      const w = window as unknown as W;
+      const stored = await w.model.indexDocuments('stories', docs);
+      const hits = await w.model.search('stories', 'A dog and a cat ran in the garden.', 3);
+      // A new worker, its own memory: the collection comes back from IndexedDB.
+      const other = await w.slm.SlmClient.inWorker();
+      const model = await other.load('stories260k', { dtype: 'fp32' });
+      const again = await model.search('stories', 'A dog and a cat ran in the garden.', 3);
+      await other.deleteCollection('stories');
+      const afterDelete = await model.search('stories', 'A dog and a cat ran in the garden.', 3);
+      other.terminate();
+      return { stored, hits, again, afterDelete };
+    }, docs);
+    expect(r.stored).toBe(6);
+    expect(r.hits).toHaveLength(3);
+    expect(r.hits[0]!.id.startsWith('a')).toBe(true);
+    expect(r.hits.map((h) => h.score)).toEqual([...r.hits.map((h) => h.score)].sort((a, b) => b - a));
+    for (const h of r.hits) expect(h.score).toBeLessThanOrEqual(1 + 1e-6);
+    expect(r.again).toEqual(r.hits);
+    expect(r.afterDelete).toEqual([]);
+  });
+
   it.each([
     ['fewer than 2 labels', `model.trainClassifier([{ text: 'a dog', label: 'x' }, { text: 'a cat', label: 'x' }])`, 'InvalidArgumentError', /at least 2 distinct labels/],
     ['no examples', `model.trainClassifier([])`, 'InvalidArgumentError', /got none/],

@@ -195,10 +195,10 @@ describe('IndexedDB weight cache', () => {
     }
   });
 
-  it('opens schema version 2 with its four stores', async () => {
+  it('opens schema version 2 with its five stores', async () => {
     const db = await openCacheDb(`test-${++dbCounter}`);
     expect(db.version).toBe(SCHEMA_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'files', 'models', 'skills']);
+    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'documents', 'files', 'models', 'skills']);
     db.close();
   });
 
@@ -220,7 +220,7 @@ describe('IndexedDB weight cache', () => {
     });
     const db = await openCacheDb(name);
     expect(db.version).toBe(2);
-    expect(db.objectStoreNames.contains('skills')).toBe(true);
+    expect(db.objectStoreNames.contains('skills') && db.objectStoreNames.contains('documents')).toBe(true);
     expect(await db.get('models', 'm@r')).toMatchObject({ id: 'm', revision: 'r' });
     db.close();
   });
