@@ -1,5 +1,6 @@
 /** The demo page: a client of the public API, exactly as an embedder would write it. */
 import { SlmClient, SlmError, type Dtype, type DeviceRequest, type ModelHandle, type ModelInfo, type ProgressEvent } from '../src/index.ts';
+import { setupTaskPanels } from './tasks.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const ui = {
@@ -144,6 +145,7 @@ ui.generate.addEventListener('click', async () => {
 ui.stop.addEventListener('click', () => running?.abort());
 
 void renderStorage();
+setupTaskPanels(client, ensureLoaded, showError);
 // Ready: the client exists and every handler is attached.
 ui.load.disabled = false;
 ui.generate.disabled = false;

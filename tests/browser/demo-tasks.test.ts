@@ -1,0 +1,53 @@
+/** The demo's chat, extraction and skills panels, driven like a person would. */
+import { readFileSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appUrl, launch } from './support/browser.ts';
+
+describe('demo task panels', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch({ webgpu: false });
+  });
+  afterAll(async () => browser?.close());
+
+  it('chat streams a reply, extraction shows JSON, a skill trains, classifies, exports and imports in a fresh profile', async () => {
+    const page = await browser.newPage();
+    await page.goto(appUrl('?dtype=fp32'));
+
+    await page.getByRole('button', { name: 'Send' }).click();
+    const reply = page.locator('.bubble.assistant');
+    await expect.poll(async () => ((await reply.textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(10);
+    await expect.poll(() => page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
+
+    await page.getByRole('button', { name: 'Extract', exact: true }).click();
+    await expect.poll(async () => (await page.getByLabel('Extraction result').textContent()) ?? '', { timeout: 30_000 }).toMatch(/^\{/);
+    const extracted = JSON.parse((await page.getByLabel('Extraction result').textContent())!);
+    expect(typeof extracted.name === 'string' && Number.isInteger(extracted.age)).toBe(true);
+
+    await page.getByRole('button', { name: 'Train' }).click();
+    await expect.poll(() => page.getByLabel('Training report').textContent(), { timeout: 60_000 }).toMatch(/^Held-out accuracy \d+ % on \d+ examples \(chance 33 %\), trained on \d+\.$/);
+    expect(await page.getByLabel('Confusion matrix').locator('tbody tr').count()).toBe(3);
+    expect(await page.getByLabel('Training progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(1);
+    await page.getByRole('button', { name: 'Classify' }).click();
+    await expect.poll(() => page.getByLabel('Classification').textContent()).toMatch(/^(animals|food|weather) \d+ % · /);
+    await page.screenshot({ path: 'test-results/demo-tasks.png', fullPage: true });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export skill' }).click()]);
+    const file = readFileSync((await download.path())!, 'utf8');
+    expect(JSON.parse(file)).toMatchObject({ format: 'browser-slm-skill', name: 'story-theme', model: { id: 'stories260k' } });
+    const answer = await page.getByLabel('Classification').textContent();
+
+    // A fresh profile: load the model, import the file, same answer.
+    const fresh = await browser.newContext();
+    const other = await fresh.newPage();
+    await other.goto(appUrl('?dtype=fp32'));
+    await other.getByRole('button', { name: 'Load' }).click();
+    await expect.poll(() => other.getByRole('status').textContent(), { timeout: 30_000 }).toMatch(/^Ready/);
+    await other.getByLabel('Import skill').setInputFiles({ name: 'story-theme.skill.json', mimeType: 'application/json', buffer: Buffer.from(file) });
+    await expect.poll(() => other.getByLabel('Saved skills').textContent()).toBe('Saved: story-theme (v1)');
+    await other.getByRole('button', { name: 'Classify' }).click();
+    await expect.poll(() => other.getByLabel('Classification').textContent()).toBe(answer);
+    await fresh.close();
+  });
+});
