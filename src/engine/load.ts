@@ -74,7 +74,9 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
   const { dtype, device, threads } = validateLoadOptions(opts);
   const { baseUrl, kind } = resolveModel(model, env, opts.revision);
   const started = performance.now();
-  const signal = opts.signal;
+  // One signal for the caller's abort and for our own: when one file fails, its siblings stop too.
+  const failed = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
   const bytes = { network: 0, cache: 0, 'other-tab': 0 };
   let totalBytes: number | undefined;
   const progress = (e: Pick<ProgressEvent, 'phase' | 'file' | 'source' | 'loaded' | 'total'>): void =>
@@ -143,7 +145,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
     }
     throw err;
   });
-  const [tokenizerJson, tokenizerConfig, weights] = await Promise.all([
+  const [tokenizerJson, tokenizerConfig, weights] = await Promise.all<[Promise<object>, Promise<object>, Promise<Uint8Array>]>([
     getJson<object>(specs.tokenizer),
     getJson<object>(specs.tokenizerConfig),
     get(specs.onnx).catch((err: unknown) => {
@@ -152,7 +154,10 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
       }
       throw err;
     }),
-  ]);
+  ]).catch((err: unknown) => {
+    failed.abort(err);
+    throw err;
+  });
   await store.touch(ref);
   if (manifest) await store.deleteOtherRevisions(ref);
   await store.enforceBudget(WeightCache.modelKey(ref));
