@@ -62,6 +62,7 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
   const report = $('skill-report');
   const runButton = $<HTMLButtonElement>('skill-run');
   const exportButton = $<HTMLButtonElement>('skill-export');
+  const deleteButton = $<HTMLButtonElement>('skill-delete');
   const skillName = (): string => $<HTMLInputElement>('skill-name').value.trim();
   const renderSkills = async (): Promise<void> => {
     const skills = await client.listSkills();
@@ -69,6 +70,7 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
     const has = skills.some((s) => s.name === skillName());
     runButton.disabled = !has;
     exportButton.disabled = !has;
+    deleteButton.disabled = !has;
   };
   train.addEventListener('click', () =>
     void busy(train, async () => {
@@ -118,6 +120,7 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
       URL.revokeObjectURL(a.href);
     }),
   );
+  deleteButton.addEventListener('click', () => void client.deleteSkill(skillName()).then(renderSkills, showError));
   $<HTMLInputElement>('skill-import').addEventListener('change', (e) => {
     const file = (e.target as HTMLInputElement).files?.[0];
     if (!file) return;

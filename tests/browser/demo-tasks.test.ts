@@ -48,6 +48,9 @@ describe('demo task panels', () => {
     await expect.poll(() => other.getByLabel('Saved skills').textContent()).toBe('Saved: story-theme (v1)');
     await other.getByRole('button', { name: 'Classify' }).click();
     await expect.poll(() => other.getByLabel('Classification').textContent()).toBe(answer);
+    await other.getByRole('button', { name: 'Delete skill' }).click();
+    await expect.poll(() => other.getByLabel('Saved skills').textContent()).toBe('No saved skills');
+    expect(await other.getByRole('button', { name: 'Classify' }).isDisabled()).toBe(true);
     await fresh.close();
   });
 });
