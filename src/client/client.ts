@@ -142,12 +142,6 @@ export class SlmClient {
   }
 
   /** @internal */
-  extract(handle: string, text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'>): Promise<ExtractionResult> {
-    const { signal, ...rest } = options;
-    return this.call(signal, (extra) => this.engine.extract(handle, text, schema, { ...rest, ...extra }));
-  }
-
-  /** @internal */
   chatCompletion(handle: string, request: ChatCompletionRequest, signal: AbortSignal | undefined, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
     return this.call(signal, (extra) => this.engine.chatCompletion(handle, request, extra, onChunk && this.callback(onChunk)));
   }
@@ -216,7 +210,8 @@ export class ModelHandle {
    * UnsupportedSchemaError that names them.
    */
   extract(text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'> = {}): Promise<ExtractionResult> {
-    return this.client.extract(this.handle, text, schema, options);
+    const { signal, ...rest } = options;
+    return this.client.engineCall(signal, (engine, extra) => engine.extract(this.handle, text, schema, { ...rest, ...extra }));
   }
 
   /** Embeddings (L2-normalised mean-pooled final hidden states), one per text. */
