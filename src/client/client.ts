@@ -125,13 +125,7 @@ export class SlmClient {
     this.worker?.terminate();
   }
 
-  /** @internal */
-  generate(handle: string, prompt: string, options: GenerateOptions, onText?: (chunk: string) => void): Promise<GenerationResult> {
-    const { signal, ...rest } = options;
-    return this.call(signal, (extra) => this.engine.generate(handle, prompt, { ...rest, ...extra }, onText && this.callback(onText)));
-  }
-
-  /** @internal */
+  /** @internal The one way handles reach the engine: the signal becomes a request id across the worker. */
   engineCall<T>(signal: AbortSignal | undefined, fn: (engine: EngineApi | RemoteEngine, extra: { signal?: AbortSignal; requestId?: string }) => Promise<T>): Promise<T> {
     return this.call(signal, (extra) => fn(this.engine, extra));
   }
@@ -139,21 +133,6 @@ export class SlmClient {
   /** @internal */
   wrapCallback<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
     return this.callback(fn);
-  }
-
-  /** @internal */
-  chatCompletion(handle: string, request: ChatCompletionRequest, signal: AbortSignal | undefined, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
-    return this.call(signal, (extra) => this.engine.chatCompletion(handle, request, extra, onChunk && this.callback(onChunk)));
-  }
-
-  /** @internal */
-  info(handle: string): Promise<ModelInfo> {
-    return Promise.resolve(this.engine.info(handle));
-  }
-
-  /** @internal */
-  unload(handle: string): Promise<void> {
-    return this.engine.unload(handle);
   }
 
   /** In-page the signal goes straight through; across the worker it becomes a request id plus abort(). */
@@ -187,7 +166,7 @@ export class ModelHandle {
   }
 
   generate(prompt: string, options: GenerateOptions = {}): Promise<GenerationResult> {
-    return this.client.generate(this.handle, prompt, options);
+    return this.generateWith(prompt, options);
   }
 
   /** Streams text chunks as they are generated; `await stream.result` for ids and stats. */
@@ -195,7 +174,7 @@ export class ModelHandle {
     let received = '';
     return pushStream<string, GenerationResult>(
       (push) =>
-        this.client.generate(this.handle, prompt, options, (chunk) => {
+        this.generateWith(prompt, options, (chunk) => {
           received += chunk;
           push(chunk);
         }),
@@ -265,12 +244,12 @@ export class ModelHandle {
   readonly chat = {
     completions: {
       create: ((request: ChatCompletionRequest, options: { signal?: AbortSignal } = {}) => {
-        if (!request?.stream) return this.client.chatCompletion(this.handle, request, options.signal);
+        if (!request?.stream) return this.chatWith(request, options.signal);
         // Resolve once generation has started (the first chunk), or reject if the request fails before.
         let started!: () => void;
         const firstChunk = new Promise<void>((resolve) => (started = resolve));
         const stream = pushStream<ChatCompletionChunk, ChatCompletion>((push) =>
-          this.client.chatCompletion(this.handle, request, options.signal, (chunk) => {
+          this.chatWith(request, options.signal, (chunk) => {
             started();
             push(chunk);
           }),
@@ -283,13 +262,22 @@ export class ModelHandle {
     },
   };
 
+  private generateWith(prompt: string, options: GenerateOptions, onText?: (chunk: string) => void): Promise<GenerationResult> {
+    const { signal, ...rest } = options;
+    return this.client.engineCall(signal, (engine, extra) => engine.generate(this.handle, prompt, { ...rest, ...extra }, onText && this.client.wrapCallback(onText)));
+  }
+
+  private chatWith(request: ChatCompletionRequest, signal: AbortSignal | undefined, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
+    return this.client.engineCall(signal, (engine, extra) => engine.chatCompletion(this.handle, request, extra, onChunk && this.client.wrapCallback(onChunk)));
+  }
+
   async refreshInfo(): Promise<ModelInfo> {
-    this.info = await this.client.info(this.handle);
+    this.info = await this.client.engineCall(undefined, async (engine) => engine.info(this.handle));
     return this.info;
   }
 
   unload(): Promise<void> {
-    return this.client.unload(this.handle);
+    return this.client.engineCall(undefined, (engine) => engine.unload(this.handle));
   }
 }
 

@@ -60,8 +60,18 @@ export class Engine {
   }
 
   private skillStore(): Promise<SkillStore> {
-    this.skills ??= SkillStore.open(this.env.cache.dbName);
+    this.skills ??= this.weightCache().then((cache) => new SkillStore(cache.database));
     return this.skills;
+  }
+
+  private documentStore(): Promise<DocumentStore> {
+    this.documents ??= this.weightCache().then((cache) => new DocumentStore(cache.database));
+    return this.documents;
+  }
+
+  /** Which model revision produced a stored embedding: search only compares like with like. */
+  private embeddingModel(entry: Entry): string {
+    return `${entry.model}@${entry.loaded.storage.revision}`;
   }
 
   /** Saves a skill made with the model behind `handle` (bound to its id and revision); returns it sealed. */
@@ -361,9 +371,8 @@ export class Engine {
     }
     const entry = this.entry(handle);
     const vectors = await this.embed(handle, docs.map((d) => d.text), options);
-    const model = `${entry.model}@${entry.loaded.storage.revision}`;
-    this.documents ??= DocumentStore.open(this.env.cache.dbName);
-    await (await this.documents).put(docs.map((d, i) => ({ collection, id: d.id, text: d.text, vector: vectors[i]!, model })));
+    const model = this.embeddingModel(entry);
+    await (await this.documentStore()).put(docs.map((d, i) => ({ collection, id: d.id, text: d.text, vector: vectors[i]!, model })));
     return docs.length;
   }
 
@@ -372,15 +381,13 @@ export class Engine {
     if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`k must be a positive integer; got ${k}`);
     const entry = this.entry(handle);
     const [vector] = await this.embed(handle, [query], options);
-    this.documents ??= DocumentStore.open(this.env.cache.dbName);
-    const model = `${entry.model}@${entry.loaded.storage.revision}`;
-    const docs = (await (await this.documents).collection(collection)).filter((d) => d.model === model);
+    const model = this.embeddingModel(entry);
+    const docs = (await (await this.documentStore()).collection(collection)).filter((d) => d.model === model);
     return topK(docs, vector!, k);
   }
 
   async deleteCollection(collection: string): Promise<void> {
-    this.documents ??= DocumentStore.open(this.env.cache.dbName);
-    await (await this.documents).deleteCollection(collection);
+    await (await this.documentStore()).deleteCollection(collection);
   }
 
   /** Applies a trained head to a text: a probability per label. */

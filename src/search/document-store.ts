@@ -2,7 +2,7 @@
  * Local semantic search: documents embedded by a model, kept in IndexedDB (memory where unavailable),
  * searched by cosine similarity (embeddings are unit vectors, so a dot product) for the top k.
  */
-import { openCacheDb, type CacheDb, type StoredDocument } from '../storage/cache-db.ts';
+import type { CacheDb, StoredDocument } from '../storage/cache-db.ts';
 
 export interface SearchHit {
   id: string;
@@ -13,15 +13,8 @@ export interface SearchHit {
 export class DocumentStore {
   private readonly memory = new Map<string, StoredDocument>();
 
-  private constructor(private readonly db: CacheDb | null) {}
-
-  static async open(dbName: string): Promise<DocumentStore> {
-    try {
-      return new DocumentStore(typeof indexedDB === 'undefined' ? null : await openCacheDb(dbName));
-    } catch {
-      return new DocumentStore(null);
-    }
-  }
+  /** On the weight cache's database, or in memory when it has none. */
+  constructor(private readonly db: CacheDb | null) {}
 
   async put(docs: StoredDocument[]): Promise<void> {
     if (!this.db) {

@@ -1,19 +1,11 @@
-/** Skills saved in the same IndexedDB database as the weight cache (memory only where it is unavailable). */
-import { openCacheDb, type CacheDb } from '../storage/cache-db.ts';
+/** Skills saved in the weight cache's IndexedDB database (in memory when the cache has none). */
+import type { CacheDb } from '../storage/cache-db.ts';
 import type { SealedSkill } from './skill.ts';
 
 export class SkillStore {
   private readonly memory = new Map<string, string>();
 
-  private constructor(private readonly db: CacheDb | null) {}
-
-  static async open(dbName: string): Promise<SkillStore> {
-    try {
-      return new SkillStore(typeof indexedDB === 'undefined' ? null : await openCacheDb(dbName));
-    } catch {
-      return new SkillStore(null);
-    }
-  }
+  constructor(private readonly db: CacheDb | null) {}
 
   async save(skill: SealedSkill): Promise<void> {
     const file = JSON.stringify(skill);

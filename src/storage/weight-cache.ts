@@ -81,6 +81,11 @@ export class WeightCache {
     return this.db !== null;
   }
 
+  /** The open database (null when working from memory), shared with the skill and document stores. */
+  get database(): CacheDb | null {
+    return this.db;
+  }
+
   static modelKey(ref: Pick<ModelRef, 'baseUrl' | 'revision'>): string {
     return `${ref.baseUrl}@${ref.revision}`;
   }
