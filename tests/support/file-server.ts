@@ -69,7 +69,9 @@ export function respond(req: IncomingMessage, res: ServerResponse, body: Uint8Ar
   res.writeHead(status, headers);
   if (fault?.kind === 'drop-after') {
     const part = slice.subarray(0, Math.max(0, fault.bytes - start));
-    res.write(part, () => setTimeout(() => res.destroy(), 20));
+    // End the connection cleanly (FIN after the data): the client receives every byte counted as served,
+    // then a body shorter than Content-Length. Destroying the socket instead would discard unread data.
+    res.write(part, () => res.socket?.end());
     return record(status, part.byteLength);
   }
   res.end(slice);
