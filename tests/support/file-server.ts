@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 
 export type Fault =
   | { kind: 'drop-after'; bytes: number } // close the connection after this many body bytes
+  | { kind: 'hold-after'; bytes: number } // send this many body bytes, then wait for dropHeld()
   | { kind: 'status'; status: number }
   | { kind: 'html' }
   | { kind: 'bitflip' }
@@ -26,6 +27,17 @@ export interface FileServer {
   requests: ServedRequest[];
   bytesServed(path: string): number;
   close(): Promise<void>;
+}
+
+/** Responses stalled by a 'hold-after' fault, until the test has seen what the client did with their bytes. */
+const held = new Set<ServerResponse>();
+
+/** Ends every held response short of its Content-Length: the client sees the connection drop. */
+export function dropHeld(): number {
+  const count = held.size;
+  for (const res of held) res.socket?.end();
+  held.clear();
+  return count;
 }
 
 export function respond(req: IncomingMessage, res: ServerResponse, body: Uint8Array | undefined, fault: Fault | undefined, log: (r: ServedRequest) => void, path: string): void {
@@ -67,6 +79,13 @@ export function respond(req: IncomingMessage, res: ServerResponse, body: Uint8Ar
   const slice = data.subarray(start);
   headers['content-length'] = slice.byteLength;
   res.writeHead(status, headers);
+  if (fault?.kind === 'hold-after') {
+    const part = slice.subarray(0, Math.max(0, fault.bytes - start));
+    res.write(part);
+    held.add(res);
+    res.on('close', () => held.delete(res));
+    return record(status, part.byteLength);
+  }
   if (fault?.kind === 'drop-after') {
     const part = slice.subarray(0, Math.max(0, fault.bytes - start));
     // End the connection cleanly (FIN after the data): the client receives every byte counted as served,

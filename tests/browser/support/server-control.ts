@@ -16,3 +16,8 @@ export async function setFault(path: string, fault: Fault | null): Promise<void>
 export async function servedRequests(prefix = '/models/'): Promise<ServedRequest[]> {
   return ((await (await fetch(appUrl('__test/requests'))).json()) as ServedRequest[]).filter((r) => r.path.startsWith(prefix));
 }
+
+/** Drops the connections a 'hold-after' fault is holding; returns how many there were. */
+export async function dropHeldConnections(): Promise<number> {
+  return ((await (await fetch(appUrl('__test/drop'))).json()) as { dropped: number }).dropped;
+}

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plugin } from 'vite';
-import { respond, type Fault, type ServedRequest } from '../../support/file-server.ts';
+import { dropHeld, respond, type Fault, type ServedRequest } from '../../support/file-server.ts';
 
 export function testServer(modelsDir: string): Plugin {
   const faults = new Map<string, Fault>();
@@ -23,6 +23,7 @@ export function testServer(modelsDir: string): Plugin {
           faults.clear();
           return void res.writeHead(204).end();
         }
+        if (path === '/__test/drop') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ dropped: dropHeld() }));
         if (path === '/__test/fault') {
           const target = url.searchParams.get('path')!;
           const fault = url.searchParams.get('fault');
