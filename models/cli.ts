@@ -1,6 +1,7 @@
 /**
  * npm run models [-- options]
- *   (no options)              build the bundled models (stories260k) into public/models
+ *   (no options)              build the bundled models into public/models: stories260k, and
+ *                             encoder-tiny (a random-weight BERT in bert-tiny's shape, for the Hub encoder path)
  *   --if-stale                only rebuild what is missing or out of date (run before dev, build, test)
  *   --synthetic <preset>      also build a synthetic model: llama-15m, llama-110m (repeatable)
  *   --checkpoint <file> --tokenizer <file> --id <name>
@@ -15,16 +16,27 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointError, parseLegacyCheckpoint } from './llama2c/checkpoint.ts';
 import { parseTokenizerBin } from './llama2c/tokenizer-bin.ts';
-import { ALL_DTYPES, convertModel, staleReason, writeModelFolder, writeModelIndex, type ConvertInput, type Manifest } from './convert.ts';
-import type { WeightDtype } from './onnx/llama.ts';
+import { ALL_DTYPES, convertEncoder, convertModel, staleReason, writeModelFolder, writeModelIndex, type ConvertInput, type Manifest } from './convert.ts';
+import { BERT_TINY, syntheticBertWeights } from './bert/weights.ts';
+import { wordPieceVocab } from './hf/bert.ts';
+import type { WeightDtype } from './onnx/linear.ts';
 import { LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SourceError, STORIES_260K, type ResolveOptions, type SourceFile } from './sources.ts';
 import { SYNTHETIC_PRESETS, syntheticCheckpoint } from './synthetic.ts';
+
+interface BuildOptions {
+  dtypes: WeightDtype[];
+  skipGguf: boolean;
+}
 
 interface Job {
   id: string;
   sourceFiles: SourceFile[];
-  prepare: () => Promise<ConvertInput>;
+  build: (o: BuildOptions) => Promise<Map<string, Uint8Array>>;
 }
+
+/** A llama2.c checkpoint job: prepares the input, then converts it with the requested dtypes. */
+const decoderBuild = (prepare: () => Promise<ConvertInput>) => async (o: BuildOptions) =>
+  convertModel({ ...(await prepare()), dtypes: o.dtypes, ...(o.skipGguf && { gguf: [] }) });
 
 const describe = (files: SourceFile[]): Manifest['source']['files'] => files.map((f) => ({ url: f.url, sha256: f.sha256, bytes: f.bytes }));
 
@@ -33,7 +45,7 @@ function bundledJob(resolve: ResolveOptions): Job {
   return {
     id: src.id,
     sourceFiles: [src.checkpoint, src.tokenizer],
-    prepare: async () => {
+    build: decoderBuild(async () => {
       const checkpoint = parseLegacyCheckpoint(await resolveSource(src.checkpoint, resolve), src.checkpoint.local);
       const vocab = parseTokenizerBin(await resolveSource(src.tokenizer, resolve), checkpoint.shape.vocabSize, src.tokenizer.local);
       return {
@@ -42,6 +54,35 @@ function bundledJob(resolve: ResolveOptions): Job {
         vocab,
         source: { format: 'llama2c-legacy', provenance: src.provenance, license: src.license, files: describe([src.checkpoint, src.tokenizer]) },
       };
+    }),
+  };
+}
+
+export const ENCODER_ID = 'encoder-tiny';
+
+/** A BERT encoder with random weights in bert-tiny's shape and a WordPiece vocabulary from stories260K's. */
+function encoderJob(resolve: ResolveOptions): Job {
+  const tokenizer = STORIES_260K.tokenizer;
+  return {
+    id: ENCODER_ID,
+    sourceFiles: [tokenizer],
+    build: async (o) => {
+      // tok512.bin: stories260K's 512-piece vocabulary.
+      const vocab = wordPieceVocab(parseTokenizerBin(await resolveSource(tokenizer, resolve), 512, tokenizer.local));
+      const shape = { ...BERT_TINY, vocabSize: vocab.length };
+      return convertEncoder({
+        id: ENCODER_ID,
+        shape,
+        weights: syntheticBertWeights(shape),
+        vocab,
+        dtypes: o.dtypes,
+        source: {
+          format: 'synthetic',
+          provenance: `deterministic random weights (mulberry32 seed 1) in the shape of google/bert_uncased_L-2_H-128_A-2; WordPiece vocabulary derived from stories260K's`,
+          license: 'MIT',
+          files: describe([tokenizer]),
+        },
+      });
     },
   };
 }
@@ -52,7 +93,7 @@ function syntheticJob(preset: string, resolve: ResolveOptions): Job {
   return {
     id: preset,
     sourceFiles: [LLAMA2_TOKENIZER],
-    prepare: async () => ({
+    build: decoderBuild(async () => ({
       id: preset,
       checkpoint: syntheticCheckpoint(shape),
       vocab: parseTokenizerBin(await resolveSource(LLAMA2_TOKENIZER, resolve), shape.vocabSize, LLAMA2_TOKENIZER.local),
@@ -62,7 +103,7 @@ function syntheticJob(preset: string, resolve: ResolveOptions): Job {
         license: 'MIT',
         files: describe([LLAMA2_TOKENIZER]),
       },
-    }),
+    })),
   };
 }
 
@@ -71,7 +112,7 @@ function customJob(id: string, checkpointPath: string, tokenizerPath: string): J
   return {
     id,
     sourceFiles: [],
-    prepare: async () => {
+    build: decoderBuild(async () => {
       const ckBytes = read(checkpointPath);
       const tokBytes = read(tokenizerPath);
       const checkpoint = parseLegacyCheckpoint(ckBytes, checkpointPath);
@@ -86,7 +127,7 @@ function customJob(id: string, checkpointPath: string, tokenizerPath: string): J
           files: [ckBytes, tokBytes].map((b) => ({ sha256: sha256Hex(b), bytes: b.byteLength })),
         },
       };
-    },
+    }),
   };
 }
 
@@ -115,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
     if (!values.checkpoint || !values.tokenizer || !values.id) throw new CheckpointError('--checkpoint, --tokenizer and --id go together');
     jobs.push(customJob(values.id, values.checkpoint, values.tokenizer));
   } else if (values.synthetic.length === 0) {
-    jobs.push(bundledJob(resolve));
+    jobs.push(bundledJob(resolve), encoderJob(resolve));
   }
   for (const preset of values.synthetic) jobs.push(syntheticJob(preset, resolve));
 
@@ -128,8 +169,7 @@ async function main(argv: string[]): Promise<void> {
     }
     const started = performance.now();
     console.log(`models: building ${job.id} (${values['if-stale'] ? reason : 'requested'})`);
-    const input = await job.prepare();
-    const files = convertModel({ ...input, dtypes: dtypes as WeightDtype[], ...(values['skip-gguf'] && { gguf: [] }) });
+    const files = await job.build({ dtypes: dtypes as WeightDtype[], skipGguf: values['skip-gguf'] });
     writeModelFolder(values.out, job.id, files);
     const sizes = [...files].filter(([p]) => p.endsWith('.onnx')).map(([p, b]) => `${p.replace('onnx/', '')} ${(b.byteLength / 1e6).toFixed(2)} MB`);
     console.log(`models: wrote ${folder} in ${((performance.now() - started) / 1000).toFixed(1)} s (${sizes.join(', ')})`);

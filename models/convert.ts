@@ -12,7 +12,11 @@ import type { Llama2cVocab } from './llama2c/tokenizer-bin.ts';
 import { buildConfig, buildGenerationConfig } from './hf/config.ts';
 import { buildTokenizerConfig, buildTokenizerJson } from './hf/tokenizer.ts';
 import { buildGguf, type GgufDtype } from './gguf/writer.ts';
-import { buildLlamaGraph, DTYPE_FILES, QUANT_BLOCK_SIZE, type WeightDtype } from './onnx/llama.ts';
+import { buildLlamaGraph } from './onnx/llama.ts';
+import { buildBertGraph } from './onnx/bert.ts';
+import type { BertShape, BertWeights } from './bert/weights.ts';
+import { buildBertConfig, buildBertTokenizerConfig, buildWordPieceTokenizerJson } from './hf/bert.ts';
+import { DTYPE_FILES, QUANT_BLOCK_SIZE, type WeightDtype } from './onnx/linear.ts';
 import { PROJECT_ROOT, sha256Hex } from './sources.ts';
 
 export const CONVERTER_NAME = 'browser-slm-models';
@@ -44,6 +48,16 @@ export interface ConvertInput {
   dtypes?: WeightDtype[];
   /** GGUF exports for llama.cpp-based runtimes (default F32 and Q8_0). */
   gguf?: GgufDtype[];
+}
+
+/** A BERT-family encoder (feature extraction): weights, WordPiece vocabulary and where they came from. */
+export interface EncoderInput {
+  id: string;
+  shape: BertShape;
+  weights: BertWeights;
+  vocab: string[];
+  source: Manifest['source'];
+  dtypes?: WeightDtype[];
 }
 
 export const GGUF_FILES: Record<GgufDtype, string> = { F32: 'gguf/model-f32.gguf', Q8_0: 'gguf/model-q8_0.gguf' };
@@ -81,6 +95,27 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
     };
   }
   for (const dtype of input.gguf ?? (['F32', 'Q8_0'] as const)) files.set(GGUF_FILES[dtype], buildGguf(checkpoint, vocab, dtype, input.id));
+  return withManifest(files, input.id, input.source, dtypes);
+}
+
+export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>([
+    ['config.json', json(buildBertConfig(input.shape))],
+    ['tokenizer.json', json(buildWordPieceTokenizerJson(input.vocab))],
+    ['tokenizer_config.json', json(buildBertTokenizerConfig(input.shape.maxPositions))],
+  ]);
+  const dtypes: Manifest['dtypes'] = {};
+  for (const dtype of input.dtypes ?? ALL_DTYPES) {
+    const built = buildBertGraph(input.shape, input.weights, dtype, CONVERTER_VERSION);
+    const file = `onnx/${DTYPE_FILES[dtype]}`;
+    files.set(file, built.bytes);
+    dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, ...(dtype !== 'fp32' && { quantBlockSize: QUANT_BLOCK_SIZE }) };
+  }
+  return withManifest(files, input.id, input.source, dtypes);
+}
+
+/** Adds manifest.json: every file's bytes and SHA-256, and a revision derived from them. */
+function withManifest(files: Map<string, Uint8Array>, id: string, source: Manifest['source'], dtypes: Manifest['dtypes']): Map<string, Uint8Array> {
   const listed: Record<string, ManifestFile> = {};
   for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     listed[path] = { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
@@ -88,10 +123,10 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
   const revision = sha256Hex(new TextEncoder().encode(Object.entries(listed).map(([p, f]) => `${p} ${f.sha256}`).join('\n'))).slice(0, 16);
   const manifest: Manifest = {
     schema: 1,
-    id: input.id,
+    id,
     revision,
     converter: { name: CONVERTER_NAME, version: CONVERTER_VERSION, codeHash: converterCodeHash() },
-    source: input.source,
+    source,
     dtypes,
     files: listed,
     totalBytes: Object.values(listed).reduce((n, f) => n + f.bytes, 0),

@@ -9,26 +9,8 @@
  */
 import { headSize, kvDim, type Checkpoint } from '../llama2c/checkpoint.ts';
 import { GraphBuilder } from './graph.ts';
-import { quantizeNBits } from './quantize.ts';
+import { BITS, linear as linearLayer, MS, type WeightDtype } from './linear.ts';
 
-export type WeightDtype = 'fp32' | 'q8' | 'q4';
-
-/** File names follow the transformers.js dtype convention. */
-export const DTYPE_FILES: Record<WeightDtype, string> = {
-  fp32: 'model.onnx',
-  q8: 'model_quantized.onnx',
-  q4: 'model_q4.onnx',
-};
-
-const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4 };
-export const QUANT_BLOCK_SIZE = 32;
-/**
- * MatMulNBits compute precision. ORT 1.30's 8-bit kernels with float activations (accuracy_level 0) are a
- * slow reference path (16 tokens/s on llama-15m where fp32 does 230); level 4 quantizes activations
- * to int8 per block and uses the optimised int8 kernels. 4-bit is fast as it is and stays exact-float.
- */
-const ACCURACY: Record<4 | 8, { accuracy_level?: number }> = { 4: {}, 8: { accuracy_level: 4 } };
-const MS = 'com.microsoft';
 const ROPE_THETA = 10000;
 export const RMS_EPS = 1e-5;
 
@@ -50,21 +32,9 @@ export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVe
   let linearWeightBytes = 0;
 
   /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or MatMulNBits. */
-  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number): string => {
-    const before = g.initializerBytes;
-    let y: string;
-    if (bits === null) {
-      const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
-      y = g.op('MatMul', name, [x, wt]);
-    } else {
-      const q = quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE);
-      const blocks = Math.ceil(k / QUANT_BLOCK_SIZE);
-      const b = g.initializer(`${name}.weight_q`, 'uint8', [n, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
-      const sc = g.initializer(`${name}.scales`, 'float32', [n * blocks], q.scales);
-      const zp = g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
-      y = g.op('MatMulNBits', name, [x, b, sc, zp], { K: k, N: n, bits, block_size: QUANT_BLOCK_SIZE, ...ACCURACY[bits] }, MS);
-    }
-    linearWeightBytes += g.initializerBytes - before;
+  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, output?: string): string => {
+    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, output ? { output } : {});
+    linearWeightBytes += weightBytes;
     return y;
   };
 
@@ -147,14 +117,7 @@ export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVe
     g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
     linearWeightBytes += w.classifier === w.tokenEmbedding ? w.tokenEmbedding.byteLength : 0;
   } else {
-    const q = quantizeNBits(w.classifier, s.vocabSize, s.dim, bits, QUANT_BLOCK_SIZE);
-    const blocks = Math.ceil(s.dim / QUANT_BLOCK_SIZE);
-    const before = g.initializerBytes;
-    const b = g.initializer('lm_head.weight_q', 'uint8', [s.vocabSize, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
-    const sc = g.initializer('lm_head.scales', 'float32', [s.vocabSize * blocks], q.scales);
-    const zp = g.initializer('lm_head.zero_points', 'uint8', [q.zeroPoints.length], q.zeroPoints);
-    linearWeightBytes += g.initializerBytes - before;
-    g.node('MatMulNBits', '/lm_head', [hf, b, sc, zp], ['logits'], { K: s.dim, N: s.vocabSize, bits, block_size: QUANT_BLOCK_SIZE, ...ACCURACY[bits] }, MS);
+    linear('/lm_head', hf, w.classifier, s.vocabSize, s.dim, 'logits');
   }
 
   return {
@@ -242,12 +205,6 @@ export function ropeCache(seqLen: number, hs: number): { cos: Float32Array; sin:
     }
   }
   return { cos, sin };
-}
-
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
-  return out;
 }
 
 function concat(...parts: Float32Array[]): Float32Array {

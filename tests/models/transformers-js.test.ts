@@ -2,26 +2,12 @@
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReferenceModel, ReferenceTokenizer } from '../reference/llama2c.ts';
+import { TOKENIZER_CORPUS as CORPUS } from '../support/corpus.ts';
 import { MODELS_DIR, storiesReference } from '../support/sources.ts';
 
 env.localModelPath = `${MODELS_DIR}/`;
 env.allowRemoteModels = false;
 
-const CORPUS = [
-  'Once upon a time',
-  'The cat sat on the mat. Then it ran away!',
-  'Numbers: 0 1 2 3 42 2024 3.14159, and punctuation: ;:?!()[]{}"\'-_/\\@#$%^&*+=<>~`|',
-  'line one\nline two\n\n\ttabbed\r\nwindows line',
-  'repeated   spaces    and  trailing space ',
-  '  leading spaces',
-  'Accents: café, naïve, façade, Ångström, Zürich, señor, crème brûlée',
-  'Emoji 😀🎉👩‍👩‍👧 and symbols ™ © ∞ ≤ ≥ → ✓',
-  'CJK 日本語のテキスト, 中文文本, 한국어 텍스트',
-  'Mixed: Lily said "héllo 🌈" to Tim — twice… “quoted” ‘text’',
-  'a',
-  ' ',
-  '',
-];
 
 describe('tokenizer.json (transformers.js) against the llama2.c encoder', () => {
   let tokenizer: PreTrainedTokenizer;
