@@ -19,6 +19,7 @@ import { openNative } from './native.ts';
 import type { BenchPage } from './page/bench.ts';
 import type { Run } from './page/types.ts';
 import { summarize, writeReport, type Ratio, type Report, type Row } from './report.ts';
+import { storyThemes } from '../tests/support/sources.ts';
 
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, runs: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' } },
@@ -217,10 +218,7 @@ async function memory(browser: Browser, url: string): Promise<void> {
 
 /** Domain tasks on stories260K: constrained ÷ unconstrained decode speed, and classifier training time. */
 async function tasks(page: Page): Promise<void> {
-  const examples = readFileSync(join(PROJECT_ROOT, 'tests/fixtures/story-themes.tsv'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => ({ label: l.split('\t')[0]!, text: l.split('\t')[1]! }));
+  const examples = storyThemes();
   await call(page, 'oursOpen', 'stories260k', 'fp32', 1);
   await call(page, 'oursConstrained'); // warm-up (builds the token trie)
   const r = { constrained: [] as number[], unconstrained: [] as number[], train: [] as number[] };

@@ -38,8 +38,10 @@ let loadedKey = '';
 let running: AbortController | null = null;
 
 const params = new URLSearchParams(location.search);
-const index = (await fetch(new URL('models/index.json', document.baseURI)).then((r) => r.json()).catch(() => ({ models: [] }))) as { models: Array<{ id: string }> };
-for (const { id } of index.models.length ? index.models : [{ id: 'stories260k' }]) ui.model.add(new Option(id, id, id === 'stories260k', id === 'stories260k'));
+const index = (await fetch(new URL('models/index.json', document.baseURI)).then((r) => r.json()).catch(() => ({ models: [] }))) as { models: Array<{ id: string; kind?: string }> };
+// The picker loads a model to generate with; encoder-only models embed but do not generate.
+const generators = index.models.filter((m) => m.kind !== 'encoder');
+for (const { id } of generators.length ? generators : [{ id: 'stories260k' }]) ui.model.add(new Option(id, id, id === 'stories260k', id === 'stories260k'));
 for (const [key, select] of [['model', ui.model], ['dtype', ui.dtype], ['device', ui.device]] as const) {
   const value = params.get(key);
   if (value) select.value = value;

@@ -31,6 +31,8 @@ export interface ManifestFile {
 export interface Manifest {
   schema: 1;
   id: string;
+  /** 'decoder': a causal LM that generates; 'encoder': an encoder-only model for feature extraction. */
+  kind: 'decoder' | 'encoder';
   /** Short content hash of all files: changes whenever any file changes; a cache key for revisions. */
   revision: string;
   converter: { name: string; version: string; codeHash: string };
@@ -95,7 +97,7 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
     };
   }
   for (const dtype of input.gguf ?? (['F32', 'Q8_0'] as const)) files.set(GGUF_FILES[dtype], buildGguf(checkpoint, vocab, dtype, input.id));
-  return withManifest(files, input.id, input.source, dtypes);
+  return withManifest(files, input.id, 'decoder', input.source, dtypes);
 }
 
 export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {
@@ -111,11 +113,11 @@ export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {
     files.set(file, built.bytes);
     dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, ...(dtype !== 'fp32' && { quantBlockSize: QUANT_BLOCK_SIZE }) };
   }
-  return withManifest(files, input.id, input.source, dtypes);
+  return withManifest(files, input.id, 'encoder', input.source, dtypes);
 }
 
 /** Adds manifest.json: every file's bytes and SHA-256, and a revision derived from them. */
-function withManifest(files: Map<string, Uint8Array>, id: string, source: Manifest['source'], dtypes: Manifest['dtypes']): Map<string, Uint8Array> {
+function withManifest(files: Map<string, Uint8Array>, id: string, kind: Manifest['kind'], source: Manifest['source'], dtypes: Manifest['dtypes']): Map<string, Uint8Array> {
   const listed: Record<string, ManifestFile> = {};
   for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     listed[path] = { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
@@ -124,6 +126,7 @@ function withManifest(files: Map<string, Uint8Array>, id: string, source: Manife
   const manifest: Manifest = {
     schema: 1,
     id,
+    kind,
     revision,
     converter: { name: CONVERTER_NAME, version: CONVERTER_VERSION, codeHash: converterCodeHash() },
     source,
@@ -168,7 +171,7 @@ export function writeModelIndex(outRoot: string): void {
     .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
     .map((d) => readManifest(join(outRoot, d.name)))
     .filter((m): m is Manifest => m !== null)
-    .map((m) => ({ id: m.id, revision: m.revision, dtypes: Object.keys(m.dtypes), totalBytes: m.totalBytes }))
+    .map((m) => ({ id: m.id, kind: m.kind, revision: m.revision, dtypes: Object.keys(m.dtypes), totalBytes: m.totalBytes }))
     .sort((a, b) => a.id.localeCompare(b.id));
   writeFileSync(join(outRoot, 'index.json'), `${JSON.stringify({ models }, null, 2)}\n`);
 }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'dtype-unavailable'
   | 'context-overflow'
   | 'model-not-loaded'
+  | 'unsupported-task'
   | 'backend-unavailable'
   | 'network'
   | 'integrity'
@@ -63,6 +64,11 @@ export class ModelNotLoadedError extends SlmError {
   override name = 'ModelNotLoadedError';
   override readonly code = 'model-not-loaded';
 }
+/** The model cannot do this task: generation on an encoder-only model, for example. */
+export class UnsupportedTaskError extends SlmError {
+  override name = 'UnsupportedTaskError';
+  override readonly code = 'unsupported-task';
+}
 export class BackendUnavailableError extends SlmError {
   override name = 'BackendUnavailableError';
   override readonly code = 'backend-unavailable';
@@ -92,6 +98,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unkno
   'dtype-unavailable': DtypeUnavailableError,
   'context-overflow': ContextOverflowError,
   'model-not-loaded': ModelNotLoadedError,
+  'unsupported-task': UnsupportedTaskError,
   'backend-unavailable': BackendUnavailableError,
   network: NetworkError,
   integrity: IntegrityError,

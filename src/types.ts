@@ -72,6 +72,8 @@ export interface LoadTimings {
 export interface ModelInfo {
   handle: string;
   model: string;
+  /** 'decoder': a causal LM (every task); 'encoder': an encoder-only Hub model (embeddings, trained classifiers, search). */
+  kind: 'decoder' | 'encoder';
   /** Folder the files came from. */
   url: string;
   dtype: Dtype;

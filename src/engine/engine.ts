@@ -7,17 +7,18 @@
  * first instead of failing, and an aborted call leaves the queue at once.
  */
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
-import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotFoundError, ModelNotLoadedError, throwIfAborted } from '../errors.ts';
+import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotFoundError, ModelNotLoadedError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
 import { WeightCache, type CachedModel } from '../storage/weight-cache.ts';
 import type { ExtractionResult, FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
 import { Sampler } from './generation/sampling.ts';
 import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
-import { loadModel, type LoadedModel } from './load.ts';
+import { loadModel, type LoadedDecoder, type LoadedModel } from './load.ts';
 import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/chat.ts';
 import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
 import { embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './tasks/classify.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
 import { configureTransformers } from './transformers-env.ts';
+import type { TransformersCache } from '../storage/transformers-cache.ts';
 import { openSealedSkill, sealSkill, SKILL_FORMAT, type SealedSkill, type Skill } from '../skills/skill.ts';
 import { SkillStore } from '../skills/store.ts';
 import { DocumentStore, topK, type SearchHit } from '../search/document-store.ts';
@@ -30,9 +31,9 @@ export interface RequestOptions {
 /** What a caller gives to save a skill; the model binding, format and date are filled in. */
 export type SkillDefinition = Pick<Skill, 'name' | 'task'> & Partial<Pick<Skill, 'version' | 'description' | 'evaluation'>>;
 
-interface Entry {
+interface Entry<L extends LoadedModel = LoadedModel> {
   model: string;
-  loaded: LoadedModel;
+  loaded: L;
   queue: Promise<unknown>;
   unloaded: boolean;
   inFlight: AbortController | null;
@@ -46,9 +47,10 @@ export class Engine {
   private readonly models = new Map<string, Entry>();
   private readonly requests = new Map<string, AbortController>();
   private nextHandle = 1;
+  private transformers: TransformersCache;
 
   constructor() {
-    configureTransformers(this.env, () => this.weightCache());
+    this.transformers = configureTransformers(this.env, () => this.weightCache());
   }
 
   configure(env: Partial<RuntimeEnv>): void {
@@ -56,7 +58,7 @@ export class Engine {
     this.cache = null;
     this.skills = null;
     this.documents = null;
-    configureTransformers(this.env, () => this.weightCache());
+    this.transformers = configureTransformers(this.env, () => this.weightCache());
   }
 
   private skillStore(): Promise<SkillStore> {
@@ -150,7 +152,7 @@ export class Engine {
 
   async load(model: string, options: Omit<LoadOptions, 'onProgress'> & RequestOptions = {}, onProgress?: (e: ProgressEvent) => void): Promise<ModelInfo> {
     return this.withSignal(options, async (signal) => {
-      const loaded = await loadModel(this.env, await this.weightCache(), model, { ...options, signal, ...(onProgress && { onProgress }) });
+      const loaded = await loadModel(this.env, await this.weightCache(), this.transformers, model, { ...options, signal, ...(onProgress && { onProgress }) });
       const handle = `m${this.nextHandle++}`;
       this.models.set(handle, { model, loaded, queue: Promise.resolve(), unloaded: false, inFlight: null });
       return this.info(handle);
@@ -159,23 +161,24 @@ export class Engine {
 
   info(handle: string): ModelInfo {
     const { model, loaded } = this.entry(handle);
-    const { decoder } = loaded;
+    const { backend, contextLength, vocabSize } = loaded.kind === 'decoder' ? { backend: loaded.decoder.backend, ...loaded.decoder.shape } : loaded.encoder;
     return {
       handle,
       model,
+      kind: loaded.kind,
       url: loaded.url,
       dtype: loaded.dtype,
-      backend: decoder.backend.name,
+      backend: backend.name,
       backendReason: loaded.backendReason,
       fellBack: loaded.fellBack,
-      threads: decoder.backend.threads,
+      threads: backend.threads,
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
-      contextLength: decoder.shape.contextLength,
-      vocabSize: decoder.shape.vocabSize,
+      contextLength,
+      vocabSize,
       weightBytes: loaded.weightBytes,
       storage: loaded.storage,
       load: loaded.timings,
-      ...(decoder.backend.adapter && { adapter: decoder.backend.adapter }),
+      ...(backend.adapter && { adapter: backend.adapter }),
     };
   }
 
@@ -219,12 +222,12 @@ export class Engine {
     this.models.delete(handle);
     entry.inFlight?.abort(new AbortError('the model was unloaded'));
     await entry.queue.catch(() => {});
-    await entry.loaded.decoder.release();
+    await (entry.loaded.kind === 'decoder' ? entry.loaded.decoder : entry.loaded.encoder).release();
   }
 
   /** Generates a continuation of `prompt`; `onText` receives the text as it is produced. */
   async generate(handle: string, prompt: string, options: Omit<GenerateOptions, 'signal'> & RequestOptions & { signal?: AbortSignal } = {}, onText?: (chunk: string) => void): Promise<GenerationResult> {
-    const entry = this.entry(handle);
+    const entry = this.decoderEntry(handle);
     const opts = validateGenerateOptions(prompt, options);
     return this.queued(entry, options, (signal) => this.run(entry, entry.loaded.tokenizer.encode(prompt), opts, signal, onText));
   }
@@ -239,7 +242,7 @@ export class Engine {
     options: RequestOptions & { signal?: AbortSignal } = {},
     onChunk?: (chunk: ChatCompletionChunk) => void | Promise<void>,
   ): Promise<ChatCompletion> {
-    const entry = this.entry(handle);
+    const entry = this.decoderEntry(handle);
     const messages = validateMessages(request?.messages);
     const opts = validateGenerateOptions('', chatGenerateOptions(request));
     const stream = request.stream === true && onChunk !== undefined;
@@ -309,7 +312,7 @@ export class Engine {
     schema: unknown,
     options: Omit<GenerateOptions, 'signal' | 'stop'> & RequestOptions & { signal?: AbortSignal } = {},
   ): Promise<ExtractionResult> {
-    const entry = this.entry(handle);
+    const entry = this.decoderEntry(handle);
     const { tokenizer, decoder } = entry.loaded;
     const constraint = jsonSchemaConstraint(tokenizer, schema, decoder.shape.vocabSize);
     const opts = validateGenerateOptions(text, { maxNewTokens: decoder.shape.contextLength, ...options });
@@ -328,7 +331,7 @@ export class Engine {
       const out: Float32Array[] = [];
       for (const text of texts) {
         throwIfAborted(signal, 'embedding');
-        out.push(await embed(entry.loaded.decoder, entry.loaded.tokenizer, text));
+        out.push(await this.embedOne(entry, text));
       }
       return out;
     });
@@ -336,7 +339,7 @@ export class Engine {
 
   /** Zero-shot classification: a probability per label (summing to 1) from each label's likelihood under the model. */
   async classifyZeroShot(handle: string, text: string, labels: string[], options: RequestOptions & { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
-    const entry = this.entry(handle);
+    const entry = this.decoderEntry(handle);
     return this.queued(entry, options, () => zeroShot(entry.loaded.decoder, entry.loaded.tokenizer, text, labels));
   }
 
@@ -356,7 +359,7 @@ export class Engine {
       const features: Float32Array[] = [];
       for (const e of examples) {
         throwIfAborted(signal, 'training');
-        features.push(await embed(entry.loaded.decoder, entry.loaded.tokenizer, e.text));
+        features.push(await this.embedOne(entry, e.text));
         onProgress?.({ phase: 'features', done: features.length, total: examples.length, epoch: 0, maxEpochs: 0, trainLoss: NaN, validationLoss: NaN });
       }
       return trainHead(features, examples.map((e) => e.label), options, onProgress && ((p) => onProgress({ ...p, phase: 'training' })));
@@ -397,7 +400,7 @@ export class Engine {
       Array.isArray(head?.labels) && head.labels.length >= 2 && head.weights?.length === head.labels.length * head.dim && head.bias?.length === head.labels.length && head.mean?.length === head.dim && head.std?.length === head.dim;
     if (!valid) throw new InvalidArgumentError('head is not a trained classifier head (labels, dim, mean, std, weights, bias)');
     return this.queued(entry, options, async () => {
-      const features = await embed(entry.loaded.decoder, entry.loaded.tokenizer, text);
+      const features = await this.embedOne(entry, text);
       if (features.length !== head.dim) throw new InvalidArgumentError(`the head was trained on ${head.dim}-dimensional features; this model gives ${features.length}`);
       const p = predict(head, features);
       return Object.fromEntries(head.labels.map((l, i) => [l, p[i]!]));
@@ -405,7 +408,7 @@ export class Engine {
   }
 
   private async run(
-    entry: Entry,
+    entry: Entry<LoadedDecoder>,
     promptIds: number[],
     opts: Required<Omit<GenerateOptions, 'signal'>>,
     signal: AbortSignal,
@@ -499,7 +502,7 @@ export class Engine {
    * One decoder step over `ids` (the tail of `history`, every id fed so far). If a WebGPU run fails,
    * the model moves to WASM and the new decoder is brought up to date by feeding the whole history.
    */
-  private async step(loaded: LoadedModel, ids: number[], history: number[]): Promise<Float32Array> {
+  private async step(loaded: LoadedDecoder, ids: number[], history: number[]): Promise<Float32Array> {
     const decoder = loaded.decoder;
     if (decoder.position !== history.length - ids.length) {
       // The decoder was replaced (device lost) since the last step: rebuild its cache.
@@ -519,6 +522,23 @@ export class Engine {
     const entry = this.models.get(handle);
     if (!entry) throw new ModelNotLoadedError(`no model is loaded with handle ${JSON.stringify(handle)} (never loaded, or unloaded)`);
     return entry;
+  }
+
+  /** The entry of a model that generates; an encoder-only model gets a typed error naming what it can do. */
+  private decoderEntry(handle: string): Entry<LoadedDecoder> {
+    const entry = this.entry(handle);
+    if (entry.loaded.kind !== 'decoder') {
+      throw new UnsupportedTaskError(`${entry.model} is an encoder-only model: it embeds, classifies with a trained head and searches, but does not generate or score text`, {
+        details: { model: entry.model, kind: entry.loaded.kind },
+      });
+    }
+    return entry as Entry<LoadedDecoder>;
+  }
+
+  /** One text's embedding: pooled hidden states of the decoder, or the encoder's feature extraction. */
+  private embedOne(entry: Entry, text: string): Promise<Float32Array> {
+    const { loaded } = entry;
+    return loaded.kind === 'decoder' ? embed(loaded.decoder, loaded.tokenizer, text) : loaded.encoder.embed(text);
   }
 
   /** Runs `fn` with one AbortSignal that fires for the caller's signal or for abort(requestId). */

@@ -1,6 +1,7 @@
 /**
- * fetch → verify → create session: everything needed to turn a model reference into a ready decoder,
- * with per-phase timings and the backend policy (WebGPU when the probe and a first run succeed, WASM
+ * fetch → verify → create session: everything needed to turn a model reference into a ready decoder
+ * (our own ORT session) or encoder (transformers.js feature extraction, for Hub encoder models), with
+ * per-phase timings and the backend policy (WebGPU when the probe and a first run succeed, WASM
  * otherwise, with the reason recorded).
  */
 import { PreTrainedTokenizer } from '@huggingface/transformers';
@@ -20,7 +21,9 @@ import { WeightCache, type ModelRef } from '../storage/weight-cache.ts';
 import type { Backend, DeviceRequest, Dtype, LoadOptions, LoadTimings, ModelInfo, ProgressEvent } from '../types.ts';
 import { wasmBackend } from './backends/wasm.ts';
 import { probeWebGpu, webgpuBackend } from './backends/webgpu.ts';
+import { Encoder, isEncoderConfig, type EncoderConfig } from './encoder.ts';
 import { Decoder, type DecoderShape } from './generation/decoder.ts';
+import type { TransformersCache } from '../storage/transformers-cache.ts';
 import { resolveModel } from './resolve.ts';
 
 export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'q4'];
@@ -34,7 +37,7 @@ interface Manifest {
   dtypes?: Partial<Record<Dtype, { file: string }>>;
 }
 
-interface ModelConfig {
+interface ModelConfig extends EncoderConfig {
   num_hidden_layers: number;
   num_attention_heads: number;
   num_key_value_heads?: number;
@@ -45,20 +48,33 @@ interface ModelConfig {
   eos_token_id?: number | number[];
 }
 
-export interface LoadedModel {
+interface LoadedCommon {
   url: string;
   dtype: Dtype;
   tokenizer: PreTrainedTokenizer;
-  decoder: Decoder;
-  eosIds: Set<number>;
   backendReason: string;
   fellBack: boolean;
   weightBytes: number;
   storage: ModelInfo['storage'];
   timings: LoadTimings;
+}
+
+/** A causal LM: generation, chat, extraction, zero-shot scoring and embeddings from its hidden states. */
+export interface LoadedDecoder extends LoadedCommon {
+  kind: 'decoder';
+  decoder: Decoder;
+  eosIds: Set<number>;
   /** Re-creates the decoder on WASM (after a lost GPU device or a failed GPU run). */
   fallBackToWasm(reason: string): Promise<void>;
 }
+
+/** An encoder-only model: embeddings, trained classifiers and search. */
+export interface LoadedEncoder extends LoadedCommon {
+  kind: 'encoder';
+  encoder: Encoder;
+}
+
+export type LoadedModel = LoadedDecoder | LoadedEncoder;
 
 export function validateLoadOptions(opts: LoadOptions): Required<Pick<LoadOptions, 'dtype' | 'device' | 'threads'>> {
   const dtype = opts.dtype ?? 'q4';
@@ -70,7 +86,7 @@ export function validateLoadOptions(opts: LoadOptions): Required<Pick<LoadOption
   return { dtype, device, threads };
 }
 
-export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: string, opts: LoadOptions): Promise<LoadedModel> {
+export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformers: TransformersCache, model: string, opts: LoadOptions): Promise<LoadedModel> {
   const { dtype, device, threads } = validateLoadOptions(opts);
   const { baseUrl, kind } = resolveModel(model, env, opts.revision);
   const started = performance.now();
@@ -136,18 +152,19 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
       return read(store);
     }
   };
-  const getJson = async <T>(file: FileSpec): Promise<T> => JSON.parse(new TextDecoder().decode(await get(file))) as T;
+  const parse = <T>(bytes: Uint8Array): T => JSON.parse(new TextDecoder().decode(bytes)) as T;
 
-  const config = await getJson<ModelConfig>(specs.config).catch((err: unknown) => {
+  const configBytes = await get(specs.config).catch((err: unknown) => {
     if (isAbsent(err)) {
       const what = kind === 'bundled' ? `no bundled model "${model}"` : `no model at ${baseUrl}`;
       throw new ModelNotFoundError(`${what} (${baseUrl}config.json: ${err.message})`, { cause: err, details: { model, url: baseUrl } });
     }
     throw err;
   });
-  const [tokenizerJson, tokenizerConfig, weights] = await Promise.all<[Promise<object>, Promise<object>, Promise<Uint8Array>]>([
-    getJson<object>(specs.tokenizer),
-    getJson<object>(specs.tokenizerConfig),
+  const config = parse<ModelConfig>(configBytes);
+  const [tokenizerBytes, tokenizerConfigBytes, weights] = await Promise.all([
+    get(specs.tokenizer),
+    get(specs.tokenizerConfig),
     get(specs.onnx).catch((err: unknown) => {
       if (err instanceof ModelNotFoundError) {
         throw new DtypeUnavailableError(`${model} has no ${dtype} weights (${baseUrl}${onnxFile}: HTTP 404)`, { cause: err, details: { model, dtype } });
@@ -162,9 +179,37 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
   if (manifest) await store.deleteOtherRevisions(ref);
   await store.enforceBudget(WeightCache.modelKey(ref));
   const fetched = performance.now();
+  const storage = { persistent: store.persistent, revision: ref.revision, ...(store.unavailableReason && { reason: store.unavailableReason }) };
+
+  if (isEncoderConfig(config)) {
+    throwIfAborted(signal, `loading ${model}`);
+    progress({ phase: 'compile' });
+    const files = new Map([
+      [specs.config.path, configBytes],
+      [specs.tokenizer.path, tokenizerBytes],
+      [specs.tokenizerConfig.path, tokenizerConfigBytes],
+      [specs.onnx.path, weights],
+    ]);
+    const { encoder, backendReason, fellBack } = await Encoder.create(transformers, { baseUrl, dtype, device, threads, config, files, signal });
+    const ready = performance.now();
+    progress({ phase: 'ready' });
+    return {
+      kind: 'encoder',
+      url: baseUrl,
+      dtype,
+      tokenizer: encoder.tokenizer,
+      encoder,
+      backendReason,
+      fellBack,
+      weightBytes: weights.byteLength,
+      storage,
+      // Session creation and the validating first run happen together inside the pipeline.
+      timings: { fetchMs: fetched - started, compileMs: ready - fetched, warmupMs: 0, totalMs: ready - started },
+    };
+  }
 
   const shape = decoderShape(config, baseUrl);
-  const tokenizer = new PreTrainedTokenizer(tokenizerJson, tokenizerConfig);
+  const tokenizer = new PreTrainedTokenizer(parse<object>(tokenizerBytes), parse<object>(tokenizerConfigBytes));
   const eos = config.eos_token_id ?? tokenizer.eos_token_id;
   const eosIds = new Set<number>((Array.isArray(eos) ? eos : [eos]).filter((v): v is number => typeof v === 'number'));
 
@@ -187,7 +232,8 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
   const warmed = performance.now();
   progress({ phase: 'ready' });
 
-  const loaded: LoadedModel = {
+  const loaded: LoadedDecoder = {
+    kind: 'decoder',
     url: baseUrl,
     dtype,
     tokenizer,
@@ -196,7 +242,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, model: stri
     backendReason,
     fellBack,
     weightBytes,
-    storage: { persistent: store.persistent, revision: ref.revision, ...(store.unavailableReason && { reason: store.unavailableReason }) },
+    storage,
     timings: {
       fetchMs: fetched - started,
       compileMs: compiled - fetched,

@@ -7,15 +7,17 @@ import type { RuntimeEnv } from '../env.ts';
 import { TransformersCache } from '../storage/transformers-cache.ts';
 import type { WeightCache } from '../storage/weight-cache.ts';
 
-export function configureTransformers(runtime: RuntimeEnv, cache: () => Promise<WeightCache>): void {
+export function configureTransformers(runtime: RuntimeEnv, cache: () => Promise<WeightCache>): TransformersCache {
   env.useBrowserCache = false;
   env.useFSCache = false;
   env.useCustomCache = true;
-  env.customCache = new TransformersCache(cache);
+  const custom = new TransformersCache(cache);
+  env.customCache = custom;
   env.allowLocalModels = true;
   // transformers.js looks up "local" models only under a path, never an absolute URL.
   env.localModelPath = new URL(runtime.modelBaseUrl).pathname;
   env.remoteHost = `${runtime.hubHost.replace(/\/$/, '')}/`;
   const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown } };
   if (onnx.wasm) onnx.wasm.wasmPaths = runtime.ortBaseUrl;
+  return custom;
 }

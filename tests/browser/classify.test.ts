@@ -2,21 +2,13 @@
  * Embeddings and classification with stories260K in Chromium: zero-shot distributions, and a head
  * trained in the worker on tests/fixtures/story-themes.tsv (3 balanced themes: chance is 1/3).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../models/sources.ts';
 import type { TrainingReport } from '../../src/index.ts';
 import { launch, openHarness } from './support/browser.ts';
+import { storyThemes } from '../support/sources.ts';
 
-const examples = readFileSync(join(PROJECT_ROOT, 'tests/fixtures/story-themes.tsv'), 'utf8')
-  .trim()
-  .split('\n')
-  .map((line) => {
-    const [label, text] = line.split('\t');
-    return { label: label!, text: text! };
-  });
+const examples = storyThemes();
 
 describe('embeddings and classification with stories260K', () => {
   let browser: Browser;

@@ -2,19 +2,14 @@
  * Skills across browser profiles: a classifier trained and exported in one profile imports in a fresh
  * one and gives the same answers; a modified file or one for a missing model is a typed error.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../models/sources.ts';
 import { sealSkill, type SealedSkill } from '../../src/skills/skill.ts';
 import { appUrl, launch } from './support/browser.ts';
+import { storyThemes } from '../support/sources.ts';
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
-const examples = readFileSync(join(PROJECT_ROOT, 'tests/fixtures/story-themes.tsv'), 'utf8')
-  .trim()
-  .split('\n')
-  .map((l) => ({ label: l.split('\t')[0]!, text: l.split('\t')[1]! }));
+const examples = storyThemes();
 const PROBES = ['The puppy chased a butterfly.', 'We ate warm soup and bread.', 'The wind blew the snow around.'];
 
 describe('skills: save, export, import in a fresh profile', () => {

@@ -3,32 +3,19 @@
  * its WordPiece tokenizer.json through transformers.js, its ONNX graphs through onnxruntime-node (with
  * padding in a batch), and transformers.js feature extraction end to end.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer, env, pipeline, type FeatureExtractionPipeline, type PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { syntheticBertWeights, type BertShape, type BertWeights } from '../../models/bert/weights.ts';
+import { syntheticBertWeights, type BertWeights } from '../../models/bert/weights.ts';
 import { meanPooledNormalised, referenceBertForward, ReferenceWordPiece } from '../reference/bert.ts';
 import { TOKENIZER_CORPUS } from '../support/corpus.ts';
-import { MODELS_DIR } from '../support/sources.ts';
+import { ENCODER_DIR as DIR, encoderTiny, MODELS_DIR } from '../support/sources.ts';
 
 env.localModelPath = `${MODELS_DIR}/`;
 env.allowRemoteModels = false;
 
-const DIR = join(MODELS_DIR, 'encoder-tiny');
-const config = JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8')) as Record<string, number>;
-const shape: BertShape = {
-  hidden: config.hidden_size!,
-  intermediate: config.intermediate_size!,
-  layers: config.num_hidden_layers!,
-  heads: config.num_attention_heads!,
-  vocabSize: config.vocab_size!,
-  maxPositions: config.max_position_embeddings!,
-  typeVocabSize: config.type_vocab_size!,
-};
-const vocabJson = JSON.parse(readFileSync(join(DIR, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
-const vocab = Object.entries(vocabJson.model.vocab).sort(([, a], [, b]) => a - b).map(([t]) => t);
+const { shape, vocab } = encoderTiny();
 const SENTENCES = [
   'Once upon a time, there was a little girl named Lily.',
   'The dog ran to the park! He was very happy.',

@@ -20,7 +20,7 @@ const isWhitespace = (ch: string): boolean => ch === ' ' || ch === '\t' || ch ==
 export class ReferenceWordPiece {
   private readonly ids: Map<string, number>;
 
-  constructor(private readonly vocab: string[]) {
+  constructor(vocab: string[]) {
     this.ids = new Map(vocab.map((t, i) => [t, i]));
   }
 
