@@ -20,7 +20,7 @@ import { download, MemorySink, type FileKind, type FileSpec } from '../storage/d
 import { WeightCache, type ModelRef } from '../storage/weight-cache.ts';
 import type { Backend, DeviceRequest, Dtype, LoadOptions, LoadTimings, ModelInfo, ProgressEvent } from '../types.ts';
 import { wasmBackend } from './backends/wasm.ts';
-import { probeWebGpu, webgpuBackend } from './backends/webgpu.ts';
+import { probeWebGpu, webgpuBackend, type WebGpuProbe } from './backends/webgpu.ts';
 import { Encoder, isEncoderConfig, type EncoderConfig } from './encoder.ts';
 import { Decoder, type DecoderShape } from './generation/decoder.ts';
 import type { TransformersCache } from '../storage/transformers-cache.ts';
@@ -162,6 +162,16 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformer
     throw err;
   });
   const config = parse<ModelConfig>(configBytes);
+  // A decoder's shape is checked before its weights are downloaded.
+  const shape = isEncoderConfig(config) ? null : decoderShape(config, baseUrl);
+  // The WebGPU probe and ORT's WASM start-up (fetching and compiling its 14 MB module: most of a warm
+  // load) run while the files are read; createDecoder picks up their results.
+  const probe = shape && device !== 'wasm' ? probeWebGpu(largestTensorBytes(shape)) : null;
+  if (shape) {
+    void (probe ?? Promise.resolve(null))
+      .then((p) => (p?.ok || device === 'webgpu' ? null : wasmBackend(env, threads)))
+      .catch(() => {}); // a failure surfaces where the backend is awaited
+  }
   const [tokenizerBytes, tokenizerConfigBytes, weights] = await Promise.all([
     get(specs.tokenizer),
     get(specs.tokenizerConfig),
@@ -181,7 +191,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformer
   const fetched = performance.now();
   const storage = { persistent: store.persistent, revision: ref.revision, ...(store.unavailableReason && { reason: store.unavailableReason }) };
 
-  if (isEncoderConfig(config)) {
+  if (!shape) {
     throwIfAborted(signal, `loading ${model}`);
     progress({ phase: 'compile' });
     const files = new Map([
@@ -208,7 +218,6 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformer
     };
   }
 
-  const shape = decoderShape(config, baseUrl);
   const tokenizer = new PreTrainedTokenizer(parse<object>(tokenizerBytes), parse<object>(tokenizerConfigBytes));
   const eos = config.eos_token_id ?? tokenizer.eos_token_id;
   const eosIds = new Set<number>((Array.isArray(eos) ? eos : [eos]).filter((v): v is number => typeof v === 'number'));
@@ -223,7 +232,7 @@ export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformer
     const backend = await wasmBackend(env, threads);
     return new Decoder(backend, await backend.createSession(await onnxBytes(), []), shape);
   };
-  const created = await createDecoder(env, device, weights, shape, wasmDecoder, signal);
+  const created = await createDecoder(env, device, weights, shape, wasmDecoder, probe, signal);
   const compiled = performance.now();
   progress({ phase: 'warmup' });
   const warmupToken = tokenizer.bos_token_id ?? 0;
@@ -283,6 +292,11 @@ function isAbsent(err: unknown): err is SlmError {
   return err instanceof ModelNotFoundError || (err instanceof InvalidModelFileError && typeof err.details.contentType === 'string');
 }
 
+/** The largest buffer a decoding step binds: the logits, or a layer's KV cache at full context. */
+function largestTensorBytes(shape: DecoderShape): number {
+  return Math.max(shape.vocabSize, shape.kvHeads * shape.headDim * shape.contextLength) * 4;
+}
+
 function decoderShape(config: ModelConfig, baseUrl: string): DecoderShape {
   const heads = config.num_attention_heads;
   const shape: DecoderShape = {
@@ -310,13 +324,14 @@ async function createDecoder(
   onnx: Uint8Array,
   shape: DecoderShape,
   wasmDecoder: () => Promise<Decoder>,
+  webgpuProbe: Promise<WebGpuProbe> | null,
   signal?: AbortSignal,
 ): Promise<Created> {
   const outputs = ['logits', ...Array.from({ length: shape.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat()];
   let reason = 'WASM was requested';
   let fellBack = false;
-  if (device !== 'wasm') {
-    const probe = await probeWebGpu(shape.vocabSize * shape.kvHeads * shape.headDim * 4);
+  if (webgpuProbe) {
+    const probe = await webgpuProbe;
     if (!probe.ok) {
       if (device === 'webgpu') throw new BackendUnavailableError(`WebGPU was requested but ${probe.reason}`);
       reason = `WebGPU unavailable (${probe.reason}); using WASM`;

@@ -20,6 +20,8 @@ export class Decoder {
   private readonly ones: BigInt64Array;
   private readonly positions: BigInt64Array;
   private readonly hasPositionIds: boolean;
+  /** What a generation step reads back: every output copied out of ORT's heap costs time per token. */
+  private readonly stepOutputs: string[];
 
   constructor(
     readonly backend: ExecutionBackend,
@@ -35,6 +37,7 @@ export class Decoder {
       throw new InvalidModelFileError(`config.json says ${shape.layers} layers but the ONNX graph has ${pastLayers} past_key_values inputs`);
     }
     this.hasPositionIds = inputs.has('position_ids');
+    this.stepOutputs = session.outputNames.filter((n) => n === 'logits' || n.startsWith('present.'));
     this.ones = new BigInt64Array(shape.contextLength).fill(1n);
     this.positions = BigInt64Array.from({ length: shape.contextLength }, (_, i) => BigInt(i));
     this.reset();
@@ -69,7 +72,7 @@ export class Decoder {
       attention_mask: new Tensor('int64', this.ones.subarray(0, total), [1, total]),
     };
     if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(this.length, total), [1, n]);
-    const out = await this.session.run(feeds);
+    const out = await this.session.run(feeds, this.stepOutputs);
     this.disposePast();
     for (let l = 0; l < this.shape.layers; l++) {
       this.past[`past_key_values.${l}.key`] = out[`present.${l}.key`]!;
