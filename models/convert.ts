@@ -16,7 +16,7 @@ import { buildLlamaGraph } from './onnx/llama.ts';
 import { buildBertGraph } from './onnx/bert.ts';
 import type { BertShape, BertWeights } from './bert/weights.ts';
 import { buildBertConfig, buildBertTokenizerConfig, buildWordPieceTokenizerJson } from './hf/bert.ts';
-import { DTYPE_FILES, QUANT_BLOCK_SIZE, type WeightDtype } from './onnx/linear.ts';
+import { DTYPE_FILES, QUANTIZATION, type WeightDtype } from './onnx/linear.ts';
 import { PROJECT_ROOT, sha256Hex } from './sources.ts';
 
 export const CONVERTER_NAME = 'browser-slm-models';
@@ -37,7 +37,7 @@ export interface Manifest {
   revision: string;
   converter: { name: string; version: string; codeHash: string };
   source: { format: string; provenance: string; license: string; files: Array<{ url?: string; sha256: string; bytes: number }> };
-  dtypes: Partial<Record<WeightDtype, { file: string; attention: string; nodes: number; linearWeightBytes: number; quantBlockSize?: number }>>;
+  dtypes: Partial<Record<WeightDtype, { file: string; attention: string; nodes: number; linearWeightBytes: number; quantization: string }>>;
   files: Record<string, ManifestFile>;
   totalBytes: number;
 }
@@ -93,7 +93,7 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
       attention: built.attention,
       nodes: built.nodeCount,
       linearWeightBytes: built.linearWeightBytes,
-      ...(dtype !== 'fp32' && { quantBlockSize: QUANT_BLOCK_SIZE }),
+      quantization: QUANTIZATION[dtype],
     };
   }
   for (const dtype of input.gguf ?? (['F32', 'Q8_0'] as const)) files.set(GGUF_FILES[dtype], buildGguf(checkpoint, vocab, dtype, input.id));
@@ -111,7 +111,7 @@ export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {
     const built = buildBertGraph(input.shape, input.weights, dtype, CONVERTER_VERSION);
     const file = `onnx/${DTYPE_FILES[dtype]}`;
     files.set(file, built.bytes);
-    dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, ...(dtype !== 'fp32' && { quantBlockSize: QUANT_BLOCK_SIZE }) };
+    dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, quantization: QUANTIZATION[dtype] };
   }
   return withManifest(files, input.id, 'encoder', input.source, dtypes);
 }

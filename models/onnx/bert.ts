@@ -2,7 +2,7 @@
  * Builds a BERT encoder graph with the signature optimum exports and transformers.js feature extraction
  * runs for `model_type: "bert"`: inputs input_ids, attention_mask, token_type_ids ([batch, sequence],
  * int64); output last_hidden_state. Standard ONNX ops only (LayerNormalization, Erf-based GELU, which
- * ONNX Runtime fuses), so every execution provider runs it; linear layers are MatMul or MatMulNBits.
+ * ONNX Runtime fuses), so every execution provider runs it; linear layers as in linear.ts.
  */
 import { BERT_LAYER_NORM_EPS, type BertShape, type BertWeights } from '../bert/weights.ts';
 import { GraphBuilder } from './graph.ts';

@@ -2,15 +2,16 @@
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
-export type DataType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
+export type DataType = 'float32' | 'int64' | 'int32' | 'uint8' | 'int8' | 'bool';
 const TYPE: Record<DataType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
   bool: onnx.TensorProto.DataType.BOOL,
 };
-type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
+type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 export type AttrValue = number | number[] | string | { float: number };
 export type Dim = number | string;
 

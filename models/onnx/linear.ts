@@ -16,13 +16,13 @@ export const DTYPE_FILES: Record<WeightDtype, string> = {
 
 export const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4 };
 export const QUANT_BLOCK_SIZE = 32;
+/** How each dtype stores linear weights, as the manifest states it. */
+export const QUANTIZATION: Record<WeightDtype, string> = {
+  fp32: 'none',
+  q8: 'int8, symmetric per output channel (DynamicQuantizeMatMul)',
+  q4: `uint4, asymmetric per block of ${QUANT_BLOCK_SIZE} (MatMulNBits)`,
+};
 export const MS = 'com.microsoft';
-/**
- * MatMulNBits compute precision. ORT 1.30's 8-bit kernels with float activations (accuracy_level 0) are a
- * slow reference path (16 tokens/s on llama-15m where fp32 does 230); level 4 quantizes activations
- * to int8 per block and uses the optimised int8 kernels. 4-bit is fast as it is and stays exact-float.
- */
-const ACCURACY: Record<4 | 8, { accuracy_level?: number }> = { 4: {}, 8: { accuracy_level: 4 } };
 
 export interface LinearOptions {
   /** Name of the result (default: generated from `name`). */
@@ -31,7 +31,10 @@ export interface LinearOptions {
 
 /**
  * Adds `x · weightᵀ` for `weight` [n, k] and returns the output name and the bytes its weights take
- * in the file. fp32 weights are stored transposed ([k, n]) for a plain MatMul.
+ * in the file. fp32 weights are stored transposed ([k, n]) for a plain MatMul. 8-bit weights are
+ * symmetric int8 per output channel for DynamicQuantizeMatMul (the activations are quantized per call):
+ * its integer GEMM has a WASM SIMD kernel, where MatMulNBits' 8-bit path has none and ran 5× slower
+ * than llama.cpp's Q8_0. 4-bit weights are block-wise MatMulNBits, which is fast in WASM as it is.
  */
 export function linear(g: GraphBuilder, name: string, x: string, weight: Float32Array, n: number, k: number, bits: 4 | 8 | null, opts: LinearOptions = {}): { y: string; weightBytes: number } {
   const before = g.initializerBytes;
@@ -40,15 +43,40 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
   if (bits === null) {
     const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
     y = g.node('MatMul', name, [x, wt], outputs)[0]!;
+  } else if (bits === 8) {
+    const { data, scales } = quantizeInt8PerRow(weight, n, k);
+    const b = g.initializer(`${name}.weight_int8`, 'int8', [k, n], transpose8(data, n, k));
+    const sc = g.initializer(`${name}.scales`, 'float32', [n], scales);
+    y = g.node('DynamicQuantizeMatMul', name, [x, b, sc], outputs, {}, MS)[0]!;
   } else {
     const q = quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE);
     const blocks = Math.ceil(k / QUANT_BLOCK_SIZE);
     const b = g.initializer(`${name}.weight_q`, 'uint8', [n, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
     const sc = g.initializer(`${name}.scales`, 'float32', [n * blocks], q.scales);
     const zp = g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
-    y = g.node('MatMulNBits', name, [x, b, sc, zp], outputs, { K: k, N: n, bits, block_size: QUANT_BLOCK_SIZE, ...ACCURACY[bits] }, MS)[0]!;
+    y = g.node('MatMulNBits', name, [x, b, sc, zp], outputs, { K: k, N: n, bits, block_size: QUANT_BLOCK_SIZE }, MS)[0]!;
   }
   return { y, weightBytes: g.initializerBytes - before };
+}
+
+/** Symmetric int8 per row of `w` [n, k]: q = round(w / scale), scale = max|row| / 127. */
+export function quantizeInt8PerRow(w: Float32Array, n: number, k: number): { data: Int8Array; scales: Float32Array } {
+  const data = new Int8Array(n * k);
+  const scales = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let max = 0;
+    for (let c = 0; c < k; c++) max = Math.max(max, Math.abs(w[r * k + c]!));
+    const scale = max > 0 ? max / 127 : 1;
+    scales[r] = scale;
+    for (let c = 0; c < k; c++) data[r * k + c] = Math.round(w[r * k + c]! / scale);
+  }
+  return { data, scales };
+}
+
+function transpose8(w: Int8Array, rows: number, cols: number): Int8Array {
+  const out = new Int8Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
+  return out;
 }
 
 export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {

@@ -5,7 +5,7 @@
  * per-node cost dominates: SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization for RMSNorm
  * and the residual add, GroupQueryAttention with built-in interleaved RoPE (llama2.c's convention, so
  * no weight permutation) where its CPU kernel allows it (head size a multiple of 16), RotaryEmbedding
- * plus batched MatMul attention otherwise, QuickGelu(alpha=1) for SiLU and MatMulNBits for quantized weights.
+ * plus batched MatMul attention otherwise, QuickGelu(alpha=1) for SiLU and MatMulNBits (4-bit) or DynamicQuantizeMatMul (8-bit) for quantized weights.
  */
 import { headSize, kvDim, type Checkpoint } from '../llama2c/checkpoint.ts';
 import { GraphBuilder } from './graph.ts';
@@ -31,7 +31,7 @@ export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVe
   const bits = BITS[dtype];
   let linearWeightBytes = 0;
 
-  /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or MatMulNBits. */
+  /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or a quantized matmul (linear.ts). */
   const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, output?: string): string => {
     const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, output ? { output } : {});
     linearWeightBytes += weightBytes;

@@ -83,6 +83,7 @@ describe('stories260K ONNX against the reference', () => {
     for (const op of ['SimplifiedLayerNormalization', 'SkipSimplifiedLayerNormalization', 'RotaryEmbedding', 'MatMulNBits', 'QuickGelu']) {
       expect(graph.includes(op), op).toBe(true);
     }
+    expect(readFileSync(join(STORIES_DIR, 'onnx/model_quantized.onnx')).includes('DynamicQuantizeMatMul')).toBe(true);
     expect(reference.vocab).toBe(512);
   });
 });
