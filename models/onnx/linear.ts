@@ -45,7 +45,7 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
     y = g.node('MatMul', name, [x, wt], outputs)[0]!;
   } else if (bits === 8) {
     const { data, scales } = quantizeInt8PerRow(weight, n, k);
-    const b = g.initializer(`${name}.weight_int8`, 'int8', [k, n], transpose8(data, n, k));
+    const b = g.initializer(`${name}.weight_int8`, 'int8', [k, n], transpose(data, n, k));
     const sc = g.initializer(`${name}.scales`, 'float32', [n], scales);
     y = g.node('DynamicQuantizeMatMul', name, [x, b, sc], outputs, {}, MS)[0]!;
   } else {
@@ -60,7 +60,7 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
 }
 
 /** Symmetric int8 per row of `w` [n, k]: q = round(w / scale), scale = max|row| / 127. */
-export function quantizeInt8PerRow(w: Float32Array, n: number, k: number): { data: Int8Array; scales: Float32Array } {
+function quantizeInt8PerRow(w: Float32Array, n: number, k: number): { data: Int8Array; scales: Float32Array } {
   const data = new Int8Array(n * k);
   const scales = new Float32Array(n);
   for (let r = 0; r < n; r++) {
@@ -73,14 +73,9 @@ export function quantizeInt8PerRow(w: Float32Array, n: number, k: number): { dat
   return { data, scales };
 }
 
-function transpose8(w: Int8Array, rows: number, cols: number): Int8Array {
-  const out = new Int8Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
-  return out;
-}
-
-export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
+/** [rows, cols] → [cols, rows], for weights of any element type. */
+function transpose<T extends Float32Array | Int8Array>(w: T, rows: number, cols: number): T {
+  const out = new (w.constructor as new (length: number) => T)(w.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
   return out;
 }
