@@ -1,6 +1,6 @@
 /**
- * Linear layers y = x · Wᵀ (+ b) for weights stored [out, in], as fp32 MatMul or as ONNX Runtime's
- * com.microsoft MatMulNBits with block-wise 8- or 4-bit weights. Shared by every graph the converter builds.
+ * Linear layers y = x · Wᵀ for weights stored [out, in]: fp32 MatMul, 8-bit DynamicQuantizeMatMul or
+ * 4-bit MatMulNBits (both com.microsoft). Shared by every graph the converter builds.
  */
 import type { GraphBuilder } from './graph.ts';
 import { quantizeNBits } from './quantize.ts';
@@ -16,10 +16,17 @@ export const DTYPE_FILES: Record<WeightDtype, string> = {
 
 export const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4 };
 export const QUANT_BLOCK_SIZE = 32;
+/**
+ * 8-bit weights use 7 bits of range. DynamicQuantizeMatMul multiplies uint8 activations by int8 weights;
+ * x86 CPUs without VNNI (AVX2's vpmaddubsw) sum adjacent products into int16 with saturation, and
+ * 255·127·2 overflows it: q8 then came out worse than q4. With |w| ≤ 63, 255·63·2 = 32130 fits, so every
+ * kernel (AVX2, VNNI, AVX-512, WASM SIMD and relaxed SIMD's i7 dot product) computes the same exact sums.
+ */
+export const INT8_WEIGHT_MAX = 63;
 /** How each dtype stores linear weights, as the manifest states it. */
 export const QUANTIZATION: Record<WeightDtype, string> = {
   fp32: 'none',
-  q8: 'int8, symmetric per output channel (DynamicQuantizeMatMul)',
+  q8: `int8 in [-${INT8_WEIGHT_MAX}, ${INT8_WEIGHT_MAX}], symmetric per output channel (DynamicQuantizeMatMul)`,
   q4: `uint4, asymmetric per block of ${QUANT_BLOCK_SIZE} (MatMulNBits)`,
 };
 export const MS = 'com.microsoft';
@@ -32,7 +39,7 @@ export interface LinearOptions {
 /**
  * Adds `x · weightᵀ` for `weight` [n, k] and returns the output name and the bytes its weights take
  * in the file. fp32 weights are stored transposed ([k, n]) for a plain MatMul. 8-bit weights are
- * symmetric int8 per output channel for DynamicQuantizeMatMul (the activations are quantized per call):
+ * symmetric 7-bit-range int8 per output channel for DynamicQuantizeMatMul (activations quantized per call):
  * its integer GEMM has a WASM SIMD kernel, where MatMulNBits' 8-bit path has none and ran 5× slower
  * than llama.cpp's Q8_0. 4-bit weights are block-wise MatMulNBits, which is fast in WASM as it is.
  */
@@ -59,14 +66,14 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
   return { y, weightBytes: g.initializerBytes - before };
 }
 
-/** Symmetric int8 per row of `w` [n, k]: q = round(w / scale), scale = max|row| / 127. */
+/** Symmetric int8 per row of `w` [n, k]: q = round(w / scale), scale = max|row| / INT8_WEIGHT_MAX. */
 function quantizeInt8PerRow(w: Float32Array, n: number, k: number): { data: Int8Array; scales: Float32Array } {
   const data = new Int8Array(n * k);
   const scales = new Float32Array(n);
   for (let r = 0; r < n; r++) {
     let max = 0;
     for (let c = 0; c < k; c++) max = Math.max(max, Math.abs(w[r * k + c]!));
-    const scale = max > 0 ? max / 127 : 1;
+    const scale = max > 0 ? max / INT8_WEIGHT_MAX : 1;
     scales[r] = scale;
     for (let c = 0; c < k; c++) data[r * k + c] = Math.round(w[r * k + c]! / scale);
   }
