@@ -6,9 +6,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { AutoTokenizer, env, PreTrainedTokenizer } from '@huggingface/transformers';
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GgufMetadataError } from '../../models/hf/gguf-metadata.ts';
 import { type HfTokenizerFiles, tokenizerFromGgufMetadata } from '../../models/hf/tokenizer-gguf.ts';
 import { PROJECT_ROOT } from '../../models/sources.ts';
 import { GEMMA3_GGUF, type GgufFile, ggufPath, SMOLLM2_GGUF } from '../support/gguf-files.ts';
@@ -16,6 +17,25 @@ import { readGgufKv } from '../support/gguf-kv.ts';
 import { llamaCppVocab } from '../support/llama-cpp.ts';
 
 const CORPUS: string[] = JSON.parse(readFileSync(join(PROJECT_ROOT, 'tests/fixtures/tokenizer-stress.json'), 'utf8'));
+
+/** Pieces that stress tokenizers, for seeded random mixes: digits, whitespace, specials, scripts, emoji parts. */
+const PIECES = [
+  'a', 'e', 'th', 'the', ' and', 'ing', 'Hello', 'ABC', ' ', '  ', '\n', '\n\n', '\t', '\r\n', '\u00a0', '\u3000', '\u2003',
+  '0', '1', '7', '42', '2024', '3.14', '.', ',', '!', '?', "'", "'s", "n't", '-', '_', '/', '//', '#', '<', '>', '(', ')', '{', '}',
+  '"', '$', '%', '&', '*', '+', '=', '@', '\\', '`', '|', ';', ':', '…', '—', '“', '”', '<b>', '</s>', '<s>', '<table>',
+  '<|im_start|>', '<|im_end|>', '<|endoftext|>', '<start_of_turn>', '<end_of_turn>', '<bos>', 'é', 'ü', 'ñ', 'ß', 'Å', 'e\u0301',
+  '日', '本語', '中文', '한국', 'Ω', 'π', 'Я', 'ж', 'א', 'ع', 'क', 'ก', 'ა', '½', '²', '١', '１', 'Ⅻ', '😀', '👍🏽', '\u200d', '🇫🇷',
+  '\ufeff', '\u200b',
+];
+
+function randomMixes(count: number, seed: number): string[] {
+  let state = seed;
+  const next = (n: number): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return Math.floor((state / 2 ** 32) * n);
+  };
+  return Array.from({ length: count }, () => Array.from({ length: 1 + next(40) }, () => PIECES[next(PIECES.length)]).join(''));
+}
 
 const CHAT = [
   { role: 'system', content: 'You are a helpful assistant.' },
@@ -87,6 +107,16 @@ describe.each(CASES)('$name: tokenizer from GGUF metadata', ({ name, gguf, chat,
     expect(mismatches.map((text) => ({ text, ours: tokenizer.encode(text, { add_special_tokens: false }), llama: llamaIds(text) }))).toEqual([]);
   });
 
+  it("encodes 1,000 seeded random mixes of hard pieces to llama.cpp's ids and decodes them back", () => {
+    const mixes = randomMixes(1000, 7);
+    const wrong = mixes.filter((text) => {
+      const ids = tokenizer.encode(text, { add_special_tokens: false });
+      return JSON.stringify(ids) !== JSON.stringify(llamaIds(text)) || tokenizer.decode(ids) !== text;
+    });
+    console.info(`${name}: random mixes ${mixes.length - wrong.length}/${mixes.length}, ${mixes.reduce((n, t) => n + llamaIds(t).length, 0)} llama.cpp tokens`);
+    expect(wrong).toEqual([]);
+  });
+
   it('decodes the ids back to the exact text', () => {
     const wrong = CORPUS.filter((text) => tokenizer.decode(tokenizer.encode(text, { add_special_tokens: false })) !== text);
     expect(wrong).toEqual([]);
@@ -112,5 +142,52 @@ describe.each(CASES)('$name: tokenizer from GGUF metadata', ({ name, gguf, chat,
     expect(files.eosTokenIds).toContain(endOfTurnId);
     expect(files.eosTokenIds.filter((t) => !llama.isEogToken(t as Token))).toEqual([]);
     expect(tokenizer.eos_token_id).toBe(Number(llama.tokens.eos));
+  });
+});
+
+describe('tokenizer from GGUF metadata: bad or unsupported input', () => {
+  const gpt2 = { 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.pre': 'gpt-2', 'tokenizer.ggml.tokens': ['a', 'b', 'ab'], 'tokenizer.ggml.merges': ['a b'] };
+  const convert = (md: Record<string, unknown>) => () => tokenizerFromGgufMetadata(md);
+
+  it('rejects an unknown tokenizer model, naming it', () => {
+    expect(convert({ ...gpt2, 'tokenizer.ggml.model': 'rwkv' })).toThrow(new GgufMetadataError('GGUF tokenizer model "rwkv" is not supported (supported: gpt2, llama)'));
+  });
+
+  it('rejects a pre-tokenizer it has no llama.cpp regexes for, naming it', () => {
+    expect(convert({ ...gpt2, 'tokenizer.ggml.pre': 'deepseek-coder' })).toThrow(/pre-tokenizer "deepseek-coder" \(tokenizer\.ggml\.pre\) is not supported/);
+  });
+
+  it('names a missing key', () => {
+    expect(convert({ ...gpt2, 'tokenizer.ggml.tokens': undefined })).toThrow(new GgufMetadataError('GGUF metadata: tokenizer.ggml.tokens is missing'));
+  });
+
+  it('names a key of the wrong type', () => {
+    expect(convert({ ...gpt2, 'tokenizer.ggml.token_type': 'normal' })).toThrow(new GgufMetadataError('GGUF metadata: tokenizer.ggml.token_type is string, expected an array of numbers'));
+  });
+
+  it('rejects a vocabulary that holds a token twice', () => {
+    expect(convert({ ...gpt2, 'tokenizer.ggml.tokens': ['a', 'b', 'a'] })).toThrow(/token "a" appears twice \(ids 0 and 2\)/);
+  });
+
+  it('rejects a special token id outside the vocabulary', () => {
+    expect(convert({ ...gpt2, 'tokenizer.ggml.eos_token_id': 3 })).toThrow(/eos_token_id = 3 is outside the vocabulary \(3\)/);
+  });
+});
+
+describe('SentencePiece merges from scores', () => {
+  // llama.cpp merges the adjacent pair whose concatenation scores highest: "abc" → a|bc when bc outscores ab.
+  it.each([
+    [[0, 0, 0, -2, -1], ['a', 'bc']],
+    [[0, 0, 0, -1, -2], ['ab', 'c']],
+  ])('with scores %j encodes "abc" as %j', (scores, pieces) => {
+    const { tokenizerJson, tokenizerConfigJson } = tokenizerFromGgufMetadata({
+      'tokenizer.ggml.model': 'llama',
+      'tokenizer.ggml.tokens': ['a', 'b', 'c', 'ab', 'bc'],
+      'tokenizer.ggml.scores': new Float32Array(scores),
+      'tokenizer.ggml.add_space_prefix': false,
+      'tokenizer.ggml.add_bos_token': false,
+      'tokenizer.ggml.unknown_token_id': 0,
+    });
+    expect(new PreTrainedTokenizer(tokenizerJson, tokenizerConfigJson).tokenize('abc')).toEqual(pieces);
   });
 });
