@@ -16,7 +16,7 @@ interface Merge {
   right: string;
   score: number;
   id: number;
-  split: number;
+  at: number;
 }
 
 /** Spaces become "▁"; with a space prefix, every text (and every text after a special token) gets one first. */
@@ -60,14 +60,16 @@ export function sentencePieceBpe(md: GgufMetadata, vocab: GgufVocab): TokenizerM
   const merges: Merge[] = [];
   vocab.tokens.forEach((piece, id) => {
     if (vocab.added.has(id)) return;
-    const chars = Array.from(piece);
-    for (let split = 1; split < chars.length; split++) {
-      const left = chars.slice(0, split).join('');
-      const right = chars.slice(split).join('');
-      if (usable(left, split === 1) && usable(right, split === chars.length - 1)) merges.push({ left, right, score: scores[id]!, id, split });
+    // Split only between code points (llama.cpp's symbols are UTF-8 characters).
+    const firstEnd = piece.length > 1 && piece.codePointAt(0)! > 0xffff ? 2 : 1;
+    for (let at = firstEnd; at < piece.length; at += piece.codePointAt(at)! > 0xffff ? 2 : 1) {
+      const left = piece.slice(0, at);
+      const right = piece.slice(at);
+      const rightIsChar = right.length === (right.codePointAt(0)! > 0xffff ? 2 : 1);
+      if (usable(left, at === firstEnd) && usable(right, rightIsChar)) merges.push({ left, right, score: scores[id]!, id, at });
     }
   });
-  merges.sort((a, b) => b.score - a.score || a.id - b.id || a.split - b.split);
+  merges.sort((a, b) => b.score - a.score || a.id - b.id || a.at - b.at);
 
   return {
     normalizer: sentencePieceNormalizer(addSpacePrefix),
