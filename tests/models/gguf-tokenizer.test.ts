@@ -10,7 +10,7 @@ import { AutoTokenizer, env, PreTrainedTokenizer } from '@huggingface/transforme
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgufMetadataError } from '../../models/hf/gguf-metadata.ts';
-import { type HfTokenizerFiles, tokenizerFromGgufMetadata } from '../../models/hf/tokenizer-gguf.ts';
+import { type HfTokenizerFiles, TokenType, tokenizerFromGgufMetadata } from '../../models/hf/tokenizer-gguf.ts';
 import { PROJECT_ROOT } from '../../models/sources.ts';
 import { GEMMA3_GGUF, type GgufFile, ggufPath, SMOLLM2_GGUF } from '../support/gguf-files.ts';
 import { readGgufKv } from '../support/gguf-kv.ts';
@@ -28,12 +28,17 @@ const PIECES = [
   '\ufeff', '\u200b',
 ];
 
-function randomMixes(count: number, seed: number): string[] {
+/** A seeded generator of integers in [0, n). */
+function randomInts(seed: number): (n: number) => number {
   let state = seed;
-  const next = (n: number): number => {
+  return (n) => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
     return Math.floor((state / 2 ** 32) * n);
   };
+}
+
+function randomMixes(count: number, seed: number): string[] {
+  const next = randomInts(seed);
   return Array.from({ length: count }, () => Array.from({ length: 1 + next(40) }, () => PIECES[next(PIECES.length)]).join(''));
 }
 
@@ -85,11 +90,14 @@ describe.each(CASES)('$name: tokenizer from GGUF metadata', ({ name, gguf, chat,
   let files: HfTokenizerFiles;
   let tokenizer: PreTrainedTokenizer;
   let llama: LlamaModel;
+  let tokenTypes: ArrayLike<number>;
   const id = name.replaceAll(' ', '-');
 
   beforeAll(async () => {
     const path = await ggufPath(gguf);
-    files = tokenizerFromGgufMetadata(readGgufKv(path));
+    const metadata = readGgufKv(path);
+    tokenTypes = metadata['tokenizer.ggml.token_type'] as Int32Array;
+    files = tokenizerFromGgufMetadata(metadata);
     mkdirSync(join(dir, id));
     writeFileSync(join(dir, id, 'tokenizer.json'), JSON.stringify(files.tokenizerJson));
     writeFileSync(join(dir, id, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfigJson));
@@ -119,6 +127,22 @@ describe.each(CASES)('$name: tokenizer from GGUF metadata', ({ name, gguf, chat,
 
   it('decodes the ids back to the exact text', () => {
     const wrong = CORPUS.filter((text) => tokenizer.decode(tokenizer.encode(text, { add_special_tokens: false })) !== text);
+    expect(wrong).toEqual([]);
+  });
+
+  it('decodes 2,000 random sequences of vocabulary tokens exactly as llama.cpp detokenizes them', () => {
+    const next = randomInts(11);
+    const wanted = new Set<number>([TokenType.normal, TokenType.userDefined, TokenType.control]);
+    const sequences = Array.from({ length: 2000 }, () => {
+      const ids: number[] = [];
+      const length = 1 + next(16);
+      while (ids.length < length) {
+        const id = next(tokenTypes.length);
+        if (wanted.has(tokenTypes[id]!)) ids.push(id);
+      }
+      return ids;
+    });
+    const wrong = sequences.filter((ids) => tokenizer.decode(ids) !== llama.detokenize(ids as Token[], true));
     expect(wrong).toEqual([]);
   });
 
