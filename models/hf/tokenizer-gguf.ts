@@ -139,7 +139,8 @@ export function tokenizerFromGgufMetadata(md: GgufMetadata): HfTokenizerFiles {
   };
 
   const endOfTurn = vocab.tokens.flatMap((t, id) => (END_OF_TURN.has(t) ? [id] : []));
-  const eosTokenIds = [...new Set([...(eos === undefined ? [] : [eos]), ...endOfTurn])];
+  const declared = [eos, tokenId('eot'), tokenId('eom')].filter((t): t is number => t !== undefined);
+  const eosTokenIds = [...new Set([...declared, ...endOfTurn])];
   return { tokenizerJson, tokenizerConfigJson, eosTokenIds };
 }
 

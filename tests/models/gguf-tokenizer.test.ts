@@ -198,6 +198,21 @@ describe('tokenizer from GGUF metadata: bad or unsupported input', () => {
   });
 });
 
+describe('end-of-generation ids', () => {
+  it('are EOS, the declared end-of-turn and end-of-message ids, and tokens named like end-of-turn tokens', () => {
+    const { eosTokenIds } = tokenizerFromGgufMetadata({
+      'tokenizer.ggml.model': 'gpt2',
+      'tokenizer.ggml.pre': 'gpt-2',
+      'tokenizer.ggml.tokens': ['a', '</s>', '<turn>', '<msg>', '<|eot_id|>', 'b'],
+      'tokenizer.ggml.merges': ['a b'],
+      'tokenizer.ggml.eos_token_id': 1,
+      'tokenizer.ggml.eot_token_id': 2,
+      'tokenizer.ggml.eom_token_id': 3,
+    });
+    expect(eosTokenIds).toEqual([1, 2, 3, 4]);
+  });
+});
+
 describe('SentencePiece merges from scores', () => {
   // llama.cpp merges the adjacent pair whose concatenation scores highest: "abc" → a|bc when bc outscores ab.
   it.each([
