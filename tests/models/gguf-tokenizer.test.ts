@@ -15,6 +15,7 @@ import { PROJECT_ROOT } from '../../models/sources.ts';
 import { GEMMA3_GGUF, type GgufFile, ggufPath, SMOLLM2_GGUF } from '../support/gguf-files.ts';
 import { readGgufKv } from '../support/gguf-kv.ts';
 import { llamaCppVocab } from '../support/llama-cpp.ts';
+import { STORIES_DIR } from '../support/sources.ts';
 
 const CORPUS: string[] = JSON.parse(readFileSync(join(PROJECT_ROOT, 'tests/fixtures/tokenizer-stress.json'), 'utf8'));
 
@@ -166,6 +167,35 @@ describe.each(CASES)('$name: tokenizer from GGUF metadata', ({ name, gguf, chat,
     expect(files.eosTokenIds).toContain(endOfTurnId);
     expect(files.eosTokenIds.filter((t) => !llama.isEogToken(t as Token))).toEqual([]);
     expect(tokenizer.eos_token_id).toBe(Number(llama.tokens.eos));
+  });
+});
+
+describe("stories260K's GGUF export: SentencePiece with a space prefix", () => {
+  let tokenizer: PreTrainedTokenizer;
+  let llama: LlamaModel;
+  let vocabSize: number;
+
+  beforeAll(async () => {
+    const path = join(STORIES_DIR, 'gguf', 'model-f32.gguf');
+    const metadata = readGgufKv(path);
+    vocabSize = (metadata['tokenizer.ggml.tokens'] as string[]).length;
+    const { tokenizerJson, tokenizerConfigJson } = tokenizerFromGgufMetadata(metadata);
+    tokenizer = new PreTrainedTokenizer(tokenizerJson, tokenizerConfigJson);
+    llama = await llamaCppVocab(path);
+  });
+  afterAll(async () => llama?.dispose());
+
+  it("encodes the corpus and 1,000 random mixes to llama.cpp's ids, a space prefixed to every text between special tokens", () => {
+    const texts = [...CORPUS, ...randomMixes(1000, 7)];
+    const wrong = texts.filter((text) => JSON.stringify(tokenizer.encode(text, { add_special_tokens: false })) !== JSON.stringify(Array.from(llama.tokenize(text, true), Number)));
+    expect(wrong).toEqual([]);
+  });
+
+  it('decodes 2,000 random token sequences exactly as llama.cpp detokenizes them', () => {
+    const next = randomInts(11);
+    const sequences = Array.from({ length: 2000 }, () => Array.from({ length: 1 + next(16) }, () => next(vocabSize)));
+    const wrong = sequences.filter((ids) => tokenizer.decode(ids) !== llama.detokenize(ids as Token[], true));
+    expect(wrong).toEqual([]);
   });
 });
 
