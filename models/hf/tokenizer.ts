@@ -9,6 +9,7 @@
  */
 import type { Llama2cVocab } from '../llama2c/tokenizer-bin.ts';
 import { CheckpointError } from '../llama2c/checkpoint.ts';
+import { sentencePieceDecoder, sentencePieceNormalizer } from './gguf-spm.ts';
 
 const SPECIAL = ['<unk>', '<s>', '</s>'] as const;
 const BYTE_PIECE = /^<0x[0-9A-F]{2}>$/;
@@ -51,13 +52,7 @@ export function buildTokenizerJson(vocab: Llama2cVocab): object {
       normalized: false,
       special: true,
     })),
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'Prepend', prepend: '▁' },
-        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
-      ],
-    },
+    normalizer: sentencePieceNormalizer(true),
     pre_tokenizer: null,
     post_processor: {
       type: 'TemplateProcessing',
@@ -70,15 +65,7 @@ export function buildTokenizerJson(vocab: Llama2cVocab): object {
       ],
       special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
     },
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
-        { type: 'ByteFallback' },
-        { type: 'Fuse' },
-        { type: 'Strip', content: ' ', start: 1, stop: 0 },
-      ],
-    },
+    decoder: sentencePieceDecoder(true),
     model: {
       type: 'BPE',
       dropout: null,
