@@ -36,7 +36,11 @@ export function labelledExamples(name = 'story-themes.tsv'): Array<{ label: stri
 
 export const storyThemes = (): Array<{ label: string; text: string }> => labelledExamples('story-themes.tsv');
 
-/** tests/fixtures/paraphrases.tsv: `pair TAB query TAB paraphrase` and `distractor TAB text` rows. */
+/**
+ * tests/fixtures/paraphrases.tsv: `pair TAB query TAB paraphrase` and `distractor TAB text` rows. A
+ * paraphrase keeps the facts (names, numbers, days) and rewords the rest; each distractor shares words
+ * with a query but means something else.
+ */
 export function paraphrases(): { pairs: Array<{ query: string; paraphrase: string }>; distractors: string[] } {
   const rows = fixtureRows('paraphrases.tsv');
   return {
