@@ -83,3 +83,28 @@ describe('all-MiniLM-L6-v2 in Chromium (WASM, fp32)', () => {
     expect(report.accuracy).toBeGreaterThanOrEqual(0.75);
   });
 });
+
+describe('all-MiniLM-L6-v2 on WebGPU (SwiftShader), q4', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch({ webgpu: true });
+  });
+  afterAll(async () => browser?.close());
+
+  it('auto picks WebGPU, and the q4 embeddings keep their direction', async () => {
+    const page = await openHarness(browser);
+    const { info, vectors } = await page.evaluate(
+      async ({ id, sentences }) => {
+        const w = window as unknown as W;
+        w.client = await w.slm.SlmClient.inWorker();
+        const model = await w.client.load(id, { dtype: 'q4', device: 'auto' });
+        return { info: model.info, vectors: (await model.embed(sentences)).map((v) => Array.from(v)) };
+      },
+      { id: ALL_MINILM_L6_V2.id, sentences: SENTENCES },
+    );
+    expect(info).toMatchObject({ kind: 'encoder', backend: 'webgpu', dtype: 'q4', fellBack: false });
+    const cosines = vectors.map((v, i) => v.reduce((s, x, j) => s + x * expected[i]![j]!, 0));
+    console.log(`MiniLM q4 on WebGPU: cosine to the fp32 reference ${cosines.map((c) => c.toFixed(4)).join(', ')}`);
+    for (const c of cosines) expect(c).toBeGreaterThan(0.95);
+  });
+});
