@@ -113,7 +113,8 @@ export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {
     const built = buildBertGraph(input.shape, input.weights, dtype, CONVERTER_VERSION);
     const file = `onnx/${DTYPE_FILES[dtype]}`;
     files.set(file, built.bytes);
-    dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, quantization: QUANTIZATION[dtype] };
+    const quantization = dtype === 'fp32' ? QUANTIZATION[dtype] : `${QUANTIZATION[dtype]}; word embeddings int8, symmetric per row`;
+    dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, quantization };
   }
   return withManifest(files, input.id, 'encoder', input.source, dtypes);
 }
