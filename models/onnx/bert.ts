@@ -5,6 +5,7 @@
  * ONNX Runtime fuses), so every execution provider runs it; linear layers as in linear.ts.
  */
 import { BERT_LAYER_NORM_EPS, type BertShape, type BertWeights } from '../bert/weights.ts';
+import { embeddingLookup } from './embedding.ts';
 import { GraphBuilder } from './graph.ts';
 import { BITS, linear, type WeightDtype } from './linear.ts';
 
@@ -37,7 +38,7 @@ export function buildBertGraph(shape: BertShape, w: BertWeights, dtype: WeightDt
   g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', h]);
 
   // Embeddings: word + position (0 … sequence_length − 1) + token type, then LayerNorm.
-  const word = g.op('Gather', '/embeddings/word', [g.initializer('embeddings.word_embeddings.weight', 'float32', [shape.vocabSize, h], w.wordEmbeddings), inputIds], { axis: 0 });
+  const word = embeddingLookup(g, '/embeddings/word', 'embeddings.word_embeddings.weight', w.wordEmbeddings, shape.vocabSize, h, inputIds, bits !== null);
   const seqLen = g.op('Gather', '/embeddings/seq_len', [g.op('Shape', '/embeddings/ids_shape', [inputIds]), g.int64s([1], true)], { axis: 0 });
   const positions = g.op('Range', '/embeddings/positions', [g.int64s([0], true), seqLen, g.int64s([1], true)]);
   const position = g.op('Gather', '/embeddings/position', [g.initializer('embeddings.position_embeddings.weight', 'float32', [shape.maxPositions, h], w.positionEmbeddings), positions], { axis: 0 });

@@ -71,3 +71,17 @@ export function dequantizeNBits(q: NBitsWeight): Float32Array {
   }
   return out;
 }
+
+/** Symmetric int8 per row of `w` [n, k]: q = round(w / scale), scale = max|row| / qmax (all-zero rows get scale 1). */
+export function quantizeInt8Rows(w: Float32Array, n: number, k: number, qmax: number): { data: Int8Array; scales: Float32Array } {
+  const data = new Int8Array(n * k);
+  const scales = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let max = 0;
+    for (let c = 0; c < k; c++) max = Math.max(max, Math.abs(w[r * k + c]!));
+    const scale = max > 0 ? max / qmax : 1;
+    scales[r] = scale;
+    for (let c = 0; c < k; c++) data[r * k + c] = Math.round(w[r * k + c]! / scale);
+  }
+  return { data, scales };
+}

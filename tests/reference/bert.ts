@@ -1,9 +1,10 @@
 /**
- * An independent reference for the synthetic encoder: BERT's uncased basic tokenizer + WordPiece as
- * Google's original tokenization.py describes them, and a plain-loop BERT forward pass in float64.
- * Nothing here is shared with the converter or transformers.js, so agreement means both are right.
+ * An independent reference for BERT encoders (the synthetic encoder-tiny and the real MiniLM): BERT's
+ * uncased basic tokenizer + WordPiece as Google's original tokenization.py describes them, a plain-loop
+ * BERT forward pass in float64, and a reader of a Hugging Face model.safetensors of its own. Nothing here
+ * is shared with the converter or transformers.js, so agreement means both are right.
  */
-import type { BertShape, BertWeights } from '../../models/bert/weights.ts';
+import type { BertLayerWeights, BertShape, BertWeights } from '../../models/bert/weights.ts';
 
 const isPunctuation = (ch: string): boolean => {
   const cp = ch.codePointAt(0)!;
@@ -103,16 +104,17 @@ export function referenceBertForward(shape: BertShape, w: BertWeights, ids: numb
     return out;
   };
   const erf = (x: number): number => {
-    // Abramowitz–Stegun 7.1.26 is too coarse at 1e-4; integrate the series instead (|x| is small here).
-    let sum = x;
+    // Abramowitz–Stegun 7.1.26 is too coarse at 1e-4, and the alternating Taylor series cancels
+    // catastrophically once |x| passes ~3 (real models' activations do). This series has only positive
+    // terms: erf(x) = 2/√π · e^(−x²) · Σ 2ⁿ x^(2n+1) / (2n+1)!!; beyond |x| = 6, erf is ±1 to 1e-16.
+    if (Math.abs(x) > 6) return Math.sign(x);
     let term = x;
-    for (let n = 1; n < 200; n++) {
-      term *= (-x * x) / n;
-      const next = term / (2 * n + 1);
-      sum += next;
-      if (Math.abs(next) < 1e-17) break;
+    let sum = x;
+    for (let n = 1; n < 500 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= (2 * x * x) / (2 * n + 1);
+      sum += term;
     }
-    return (2 / Math.sqrt(Math.PI)) * sum;
+    return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
   };
 
   let xs = ids.map((id, pos) => {
@@ -159,4 +161,45 @@ export function meanPooledNormalised(hidden: Float64Array[]): Float64Array {
   for (const row of hidden) row.forEach((v, i) => (out[i]! += v / hidden.length));
   const norm = Math.hypot(...out);
   return out.map((v) => v / norm);
+}
+
+/** Where transformers' BertModel keeps each layer tensor, below `encoder.layer.N.`. */
+const HF_LAYER_TENSORS: Record<keyof BertLayerWeights, string> = {
+  wq: 'attention.self.query.weight',
+  bq: 'attention.self.query.bias',
+  wk: 'attention.self.key.weight',
+  bk: 'attention.self.key.bias',
+  wv: 'attention.self.value.weight',
+  bv: 'attention.self.value.bias',
+  wo: 'attention.output.dense.weight',
+  bo: 'attention.output.dense.bias',
+  attnNormGamma: 'attention.output.LayerNorm.weight',
+  attnNormBeta: 'attention.output.LayerNorm.bias',
+  w1: 'intermediate.dense.weight',
+  b1: 'intermediate.dense.bias',
+  w2: 'output.dense.weight',
+  b2: 'output.dense.bias',
+  ffnNormGamma: 'output.LayerNorm.weight',
+  ffnNormBeta: 'output.LayerNorm.bias',
+};
+
+/** A float32 BertModel checkpoint in safetensors form (u64 header length, JSON header, raw data), read directly. */
+export function referenceBertWeights(file: Uint8Array, layers: number): BertWeights {
+  const headerEnd = 8 + Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, headerEnd))) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const tensor = (name: string): Float32Array => {
+    const entry = header[name];
+    if (entry?.dtype !== 'F32') throw new Error(`reference: no F32 tensor ${name}`);
+    return new Float32Array(file.slice(headerEnd + entry.data_offsets[0], headerEnd + entry.data_offsets[1]).buffer);
+  };
+  return {
+    wordEmbeddings: tensor('embeddings.word_embeddings.weight'),
+    positionEmbeddings: tensor('embeddings.position_embeddings.weight'),
+    tokenTypeEmbeddings: tensor('embeddings.token_type_embeddings.weight'),
+    embNormGamma: tensor('embeddings.LayerNorm.weight'),
+    embNormBeta: tensor('embeddings.LayerNorm.bias'),
+    layers: Array.from({ length: layers }, (_, l) =>
+      Object.fromEntries(Object.entries(HF_LAYER_TENSORS).map(([key, name]) => [key, tensor(`encoder.layer.${l}.${name}`)])) as unknown as BertLayerWeights,
+    ),
+  };
 }
