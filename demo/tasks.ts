@@ -82,9 +82,12 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => ({ label: m[1]!, text: m[2]! }));
       const handle = await model();
-      const trained = await handle.trainClassifier(examples, {
+      // Progress travels on its own channel and may trail the result: none counts after it.
+      let finished = false;
+      const training = handle.trainClassifier(examples, {
         seed: 1,
         onProgress: (p) => {
+          if (finished) return;
           if (p.phase === 'features') {
             // Embedding the examples is most of the work: the bar follows it example by example.
             progress.value = (p.done ?? 0) / (p.total ?? 1);
@@ -95,6 +98,11 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
             progressText.textContent = `Fitting the classifier: epoch ${p.epoch} (at most ${p.maxEpochs})`;
           }
         },
+      });
+      const trained = await training.finally(() => {
+        finished = true;
+        progress.value = 0;
+        progressText.textContent = '';
       });
       progress.value = 1;
       progressText.textContent = `Trained in ${trained.epochs} epochs`;
