@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
 import { launch } from './support/browser.ts';
-import { generateInDemo, openDemo, panel, panelError } from './support/demo.ts';
+import { generateInDemo, generateThenStop, openDemo, panel, panelError } from './support/demo.ts';
 
 describe('demo Generate panel', () => {
   let browser: Browser;
@@ -29,13 +29,8 @@ describe('demo Generate panel', () => {
   });
 
   it('says the run was stopped when Stop was pressed', async () => {
-    await page.getByLabel('Max new tokens').fill('500');
-    await page.getByLabel('Temperature').fill('0.8');
-    await page.getByRole('button', { name: 'Generate' }).click();
-    await page.waitForFunction(() => (document.querySelector('[aria-label="Output"]')!.textContent ?? '').length > 60);
-    await page.getByRole('button', { name: 'Stop' }).click();
-    await expect.poll(() => panel(page, 'Generate').getByLabel('Finish').textContent()).toMatch(/^Stopped by you after \d+ tokens\.$/);
-    await page.getByLabel('Temperature').fill('0');
+    await generateThenStop(page);
+    expect(await panel(page, 'Generate').getByLabel('Finish').textContent()).toMatch(/^Stopped by you after \d+ tokens\.$/);
     expect(await page.getByLabel('Metrics').textContent()).toBe('');
     expect(await panelError(page, 'Generate')).toBe('');
   });

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
 import { appUrl, launch, watchForeignRequests } from './support/browser.ts';
-import { generateInDemo, panelError } from './support/demo.ts';
+import { generateInDemo, generateThenStop, panelError } from './support/demo.ts';
 
 describe('demo on WASM (no WebGPU adapter)', () => {
   let browser: Browser;
@@ -40,17 +40,11 @@ describe('demo on WASM (no WebGPU adapter)', () => {
   });
 
   it('Stop ends the stream, the text stops changing, and Generate works again', async () => {
-    await page.getByLabel('Max new tokens').fill('500');
-    await page.getByLabel('Temperature').fill('0.8');
-    await page.getByRole('button', { name: 'Generate' }).click();
-    await page.waitForFunction(() => (document.querySelector('[aria-label="Output"]')!.textContent ?? '').length > 60);
-    await page.getByRole('button', { name: 'Stop' }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Generate' }).isEnabled()).toBe(true);
+    await generateThenStop(page);
     const stopped = await page.getByLabel('Output').textContent();
     await page.waitForTimeout(300);
     expect(await page.getByLabel('Output').textContent()).toBe(stopped);
     expect(await panelError(page, 'Generate')).toBe('');
-    await page.getByLabel('Temperature').fill('0');
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 16 });
     expect(KNOWN_GOOD.text.startsWith(run.output)).toBe(true);
   });

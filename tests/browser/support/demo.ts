@@ -65,3 +65,14 @@ export async function generateInDemo(page: Page, options: { prompt?: string; max
     updates: await page.evaluate(() => (window as unknown as { outputUpdates: number }).outputUpdates),
   };
 }
+
+/** Starts a long sampled run and presses Stop once some text is out; resolves when Generate is enabled again. */
+export async function generateThenStop(page: Page): Promise<void> {
+  await page.getByLabel('Max new tokens').fill('500');
+  await page.getByLabel('Temperature').fill('0.8');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.waitForFunction(() => (document.querySelector('[aria-label="Output"]')!.textContent ?? '').length > 60);
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.waitForSelector('#generate:not([disabled])');
+  await page.getByLabel('Temperature').fill('0');
+}
