@@ -66,7 +66,6 @@ const refreshStorage = setupStoragePanel(client, (models) => {
   cachedModels = models;
   describeChoice();
 });
-const storagePanel = Panel.byHeading('storage-heading');
 
 const choice = (): ModelChoice => ({ model: ui.model.value, dtype: ui.dtype.value as Dtype, device: ui.device.value as DeviceRequest });
 const describeLoaded = (info: ModelInfo): string =>
@@ -98,7 +97,7 @@ const slot = new ModelSlot(client, {
     ui.progress.value = 1;
     ui.status.textContent = `Ready · ${describeLoaded(handle.info)}`;
     ui.status.title = handle.info.backendReason;
-    void storagePanel.run(null, refreshStorage);
+    void refreshStorage();
   },
   failed(err, c, current) {
     ui.load.disabled = false;
@@ -131,7 +130,7 @@ ui.load.addEventListener('click', () =>
   }),
 );
 describeChoice();
-void storagePanel.run(null, refreshStorage);
+void refreshStorage();
 setupGeneratePanel(model);
 setupTaskPanels(client, model);
 // Ready: the client exists and every handler is attached.

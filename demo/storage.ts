@@ -4,7 +4,7 @@ import { mb, Panel } from './panel.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-/** Returns `refresh`, which re-reads the cache, redraws the panel and hands the cached models to `onCached`. */
+/** Returns `refresh`: re-reads the cache, redraws the panel and hands the cached models to `onCached` (a failure shows in the panel). */
 export function setupStoragePanel(client: SlmClient, onCached: (models: CachedModel[]) => void): () => Promise<void> {
   const panel = Panel.byHeading('storage-heading');
   const usageText = $('storage-usage');
@@ -13,7 +13,7 @@ export function setupStoragePanel(client: SlmClient, onCached: (models: CachedMo
   const clear = $<HTMLButtonElement>('clear-cache');
   const rows = $<HTMLTableSectionElement>('cached-models');
 
-  const refresh = async (): Promise<void> => {
+  const render = async (): Promise<void> => {
     const [models, usage] = await Promise.all([client.cachedModels(), client.storageUsage()]);
     usageText.textContent = usage.persistent
       ? `${mb(usage.cachedBytes)} of models cached` + (usage.usage !== undefined && usage.quota !== undefined ? ` · site uses ${mb(usage.usage)} of ${mb(usage.quota)} allowed` : '')
@@ -34,7 +34,7 @@ export function setupStoragePanel(client: SlmClient, onCached: (models: CachedMo
       void panel.run(remove, async () => {
         if (!confirm(`Delete ${m.id} (${size}) from this browser? It will be downloaded again when next loaded.`)) return;
         await client.deleteCachedModel(m.key);
-        await refresh();
+        await render();
       }),
     );
     tr.insertCell().append(remove);
@@ -55,12 +55,12 @@ export function setupStoragePanel(client: SlmClient, onCached: (models: CachedMo
       const bytes = models.reduce((n, m) => n + m.bytes + m.partialBytes, 0);
       if (!confirm(`Delete all ${models.length} cached model${models.length === 1 ? '' : 's'} (${mb(bytes)}) from this browser? They will be downloaded again when next loaded.`)) return;
       await client.clearCache();
-      await refresh();
+      await render();
     }),
   );
 
   void navigator.storage?.persisted?.().then((p) => {
     persistStatus.textContent = p ? 'Persistent storage' : 'Not persistent: may be evicted when space runs low';
   });
-  return refresh;
+  return () => render().catch((err: unknown) => panel.showError(err));
 }

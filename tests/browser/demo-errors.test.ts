@@ -40,7 +40,7 @@ describe('demo errors per panel', () => {
   it('a Skills failure shows in the Skills panel and leaves the Generate panel clean', async () => {
     await page.getByLabel('Labelled examples').fill('no label on this line');
     await page.getByRole('button', { name: 'Train' }).click();
-    await expect.poll(() => panelError(page, 'Skills')).toMatch(/^InvalidArgumentError \(invalid-argument\): training needs labelled examples/);
+    await expect.poll(() => panelError(page, 'Skills'), { timeout: 30_000 }).toMatch(/^InvalidArgumentError \(invalid-argument\): training needs labelled examples/);
     expect(await panelError(page, 'Generate')).toBe('');
     expect(await page.getByRole('alert').count()).toBe(1);
   });

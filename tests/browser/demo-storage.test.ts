@@ -52,14 +52,14 @@ describe('demo storage', () => {
     await loadInDemo(page);
     await page.reload();
     await page.waitForSelector('#load:not([disabled])');
-    await expect.poll(() => page.getByLabel('Cache').textContent()).toBe('cached — loads offline');
+    await expect.poll(() => page.getByLabel('Cache').textContent(), { timeout: 30_000 }).toBe('cached — loads offline');
     await page.getByLabel('Weights').selectOption('fp32');
     expect(await page.getByLabel('Cache').textContent()).toBe(`not cached — downloads ${weightsMb('fp32')} on first load`);
     await page.getByLabel('Weights').selectOption('q4');
   });
 
   it('Clear all asks first, and dismissing it keeps every cached model', async () => {
-    await expect.poll(() => rows().count()).toBe(1);
+    await expect.poll(() => rows().count(), { timeout: 30_000 }).toBe(1);
     const chunks = await storedChunks(page);
     expect(chunks).toBeGreaterThan(0);
     const message = answer((d) => d.dismiss());
@@ -73,7 +73,7 @@ describe('demo storage', () => {
     const message = answer((d) => d.accept());
     await page.getByRole('button', { name: 'Clear all' }).click();
     await message;
-    await expect.poll(() => rows().count()).toBe(0);
+    await expect.poll(() => rows().count(), { timeout: 30_000 }).toBe(0);
     expect(await storedChunks(page)).toBe(0);
     expect(await page.getByLabel('Cache').textContent()).toMatch(/^not cached/);
   });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch } from './support/browser.ts';
-import { loadInDemo, openDemo } from './support/demo.ts';
+import { loadInDemo, openDemo, panelError } from './support/demo.ts';
 
 describe('demo task panels', () => {
   let browser: Browser;
@@ -21,7 +21,9 @@ describe('demo task panels', () => {
     await page.getByRole('button', { name: 'Send' }).click();
     const reply = page.locator('.bubble.assistant');
     await expect.poll(async () => ((await reply.textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(10);
-    await expect.poll(() => page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
+    // Send is enabled again once the whole reply has streamed (up to 80 tokens).
+    await page.waitForSelector('#chat-send:not([disabled])', { timeout: 60_000 });
+    expect(await panelError(page, 'Chat')).toBe('');
     expect(await page.locator('.bubble.user').textContent()).toBe('Tell me a story about a cat.');
   });
 
@@ -54,7 +56,7 @@ describe('demo task panels', () => {
 
   it('a trained skill classifies a sentence', async () => {
     await page.getByRole('button', { name: 'Classify' }).click();
-    await expect.poll(() => page.getByLabel('Classification').textContent()).toMatch(/^(animals|food|weather) \d+ % · /);
+    await expect.poll(() => page.getByLabel('Classification').textContent(), { timeout: 30_000 }).toMatch(/^(animals|food|weather) \d+ % · /);
     answer = (await page.getByLabel('Classification').textContent())!;
   });
 
@@ -69,9 +71,9 @@ describe('demo task panels', () => {
     const other = await openDemo(fresh, '?dtype=fp32');
     await loadInDemo(other);
     await other.getByLabel('Import skill').setInputFiles({ name: 'story-theme.skill.json', mimeType: 'application/json', buffer: Buffer.from(exported) });
-    await expect.poll(() => other.getByLabel('Saved skills').textContent()).toBe('Saved: story-theme (v1)');
+    await expect.poll(() => other.getByLabel('Saved skills').textContent(), { timeout: 30_000 }).toBe('Saved: story-theme (v1)');
     await other.getByRole('button', { name: 'Classify' }).click();
-    await expect.poll(() => other.getByLabel('Classification').textContent()).toBe(answer);
+    await expect.poll(() => other.getByLabel('Classification').textContent(), { timeout: 30_000 }).toBe(answer);
     await fresh.close();
   });
 
@@ -80,11 +82,11 @@ describe('demo task panels', () => {
     await page.getByRole('button', { name: 'Delete skill' }).click();
     // A delete would reach the worker before this classification, which needs the skill.
     await page.getByRole('button', { name: 'Classify' }).click();
-    await expect.poll(() => page.getByLabel('Classification').textContent()).toBe(answer);
+    await expect.poll(() => page.getByLabel('Classification').textContent(), { timeout: 30_000 }).toBe(answer);
     expect(await page.getByLabel('Saved skills').textContent()).toBe('Saved: story-theme (v1)');
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Delete skill' }).click();
-    await expect.poll(() => page.getByLabel('Saved skills').textContent()).toBe('No saved skills');
+    await expect.poll(() => page.getByLabel('Saved skills').textContent(), { timeout: 30_000 }).toBe('No saved skills');
     expect(await page.getByRole('button', { name: 'Classify' }).isDisabled()).toBe(true);
   });
 });

@@ -56,15 +56,15 @@ describe('demo on WASM (no WebGPU adapter)', () => {
 
   it('the Storage panel lists the cached model with its weights and size; Delete removes it after a confirmation', async () => {
     const row = page.getByRole('row').filter({ hasText: 'stories260k' });
-    await expect.poll(() => row.count()).toBe(1);
+    await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(1);
     expect(await row.textContent()).toMatch(/^stories260kfp32, q8, q4[0-9a-f]{16}1\.\d\d MB/);
     expect(await page.getByLabel('Storage usage').textContent()).toMatch(/MB of models cached · site uses/);
     await page.getByRole('button', { name: 'Keep models when space runs low' }).click();
-    await expect.poll(() => page.getByLabel('Persistence').textContent()).toMatch(/^The browser (granted|declined)/);
+    await expect.poll(() => page.getByLabel('Persistence').textContent(), { timeout: 30_000 }).toMatch(/^The browser (granted|declined)/);
     await page.screenshot({ path: 'test-results/demo-storage.png', fullPage: true });
     page.once('dialog', (d) => void d.accept());
     await row.getByRole('button', { name: /^Delete stories260k/ }).click();
-    await expect.poll(() => row.count()).toBe(0);
+    await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(0);
     expect(await page.getByLabel('Storage usage').textContent()).toMatch(/^0\.00 MB of models cached/);
   });
 

@@ -40,7 +40,7 @@ describe('demo with WebGPU (SwiftShader)', () => {
     const plain = await launch({ webgpu: false });
     const page = await openDemo(plain, '?dtype=q4&device=webgpu');
     await page.getByRole('button', { name: 'Load' }).click();
-    await expect.poll(() => panelError(page, 'Model')).toMatch(/BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
+    await expect.poll(() => panelError(page, 'Model'), { timeout: 30_000 }).toMatch(/BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
     // It ends with the failure, not mid-way ("Creating session…") with a full bar.
     expect(await page.getByRole('status').textContent()).toBe('Could not load stories260k · q4 · webgpu. No model is loaded.');
     expect(await page.getByLabel('Loading progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(0);
