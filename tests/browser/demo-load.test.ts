@@ -29,6 +29,16 @@ describe('demo loading', () => {
     await page.close();
   });
 
+  it('a load started by Generate that fails shows its error in the Model panel, and Generate says it did not run', async () => {
+    const page = await openDemo(browser, '?dtype=q4&device=webgpu');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => panelError(page, 'Generate'), { timeout: 30_000 }).toBe('Not run: stories260k did not load (BackendUnavailableError); see the Model panel.');
+    expect(await panelError(page, 'Model')).toMatch(/^BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
+    expect(await page.getByRole('status').textContent()).toBe('Could not load stories260k · q4 · webgpu. No model is loaded.');
+    expect(await page.getByLabel('Output').textContent()).toBe('');
+    await page.close();
+  });
+
   it('Generate pressed during a Load waits for that load instead of starting another', async () => {
     const context = await browser.newContext();
     // Hold the weights back so that Generate is certainly pressed while the load is running.
