@@ -1,5 +1,10 @@
 /** The demo page: a client of the public API, exactly as an embedder would write it. */
-import { SlmClient, SlmError, type Dtype, type DeviceRequest, type ModelHandle, type ModelInfo, type ProgressEvent } from '../src/index.ts';
+import { SlmClient, type CachedModel, type DeviceRequest, type Dtype, type ModelHandle, type ModelInfo } from '../src/index.ts';
+import { loadCatalog, type CatalogModel } from './catalog.ts';
+import { setupGeneratePanel } from './generate.ts';
+import { ModelSlot, type ModelChoice } from './model-slot.ts';
+import { mb, Panel } from './panel.ts';
+import { setupStoragePanel } from './storage.ts';
 import { setupTaskPanels } from './tasks.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -8,22 +13,10 @@ const ui = {
   dtype: $<HTMLSelectElement>('dtype'),
   device: $<HTMLSelectElement>('device'),
   load: $<HTMLButtonElement>('load'),
+  about: $('model-about'),
+  cache: $('cache-state'),
   progress: $<HTMLProgressElement>('progress'),
-  progressText: $('progress-text'),
-  prompt: $<HTMLTextAreaElement>('prompt'),
-  maxTokens: $<HTMLInputElement>('max-tokens'),
-  temperature: $<HTMLInputElement>('temperature'),
-  seed: $<HTMLInputElement>('seed'),
-  generate: $<HTMLButtonElement>('generate'),
-  stop: $<HTMLButtonElement>('stop'),
-  output: $('output'),
-  metrics: $('metrics'),
-  error: $('error'),
-  storageUsage: $('storage-usage'),
-  persist: $<HTMLButtonElement>('persist'),
-  persistStatus: $('persist-status'),
-  clearCache: $<HTMLButtonElement>('clear-cache'),
-  cachedModels: $<HTMLTableSectionElement>('cached-models'),
+  status: $('progress-text'),
 };
 
 // After the first visit the built demo reloads offline: sw.js (see src/vite/offline-shell.ts) keeps
@@ -33,121 +26,112 @@ if (import.meta.env.PROD && 'serviceWorker' in navigator) {
 }
 
 const client = await SlmClient.inWorker();
-let model: ModelHandle | null = null;
-let loadedKey = '';
-let running: AbortController | null = null;
+const modelPanel = Panel.byHeading('model-heading');
 
-const params = new URLSearchParams(location.search);
-const index = (await fetch(new URL('models/index.json', document.baseURI)).then((r) => r.json()).catch(() => ({ models: [] }))) as { models: Array<{ id: string; kind?: string }> };
 // The picker loads a model to generate with; encoder-only models embed but do not generate.
-const generators = index.models.filter((m) => m.kind !== 'encoder');
-for (const { id } of generators.length ? generators : [{ id: 'stories260k' }]) ui.model.add(new Option(id, id, id === 'stories260k', id === 'stories260k'));
+const catalog = (await loadCatalog(new URL(document.baseURI), () => client.cachedModels())).filter((m) => m.kind !== 'encoder');
+const dtypeNames = new Map([...ui.dtype.options].map((o) => [o.value, o.text]));
+const selectedModel = (): CatalogModel | undefined => catalog.find((m) => m.id === ui.model.value);
+const sizeRange = (m: CatalogModel): string => {
+  const sizes = Object.values(m.weightBytes);
+  return sizes.length ? `${mb(Math.min(...sizes))}–${mb(Math.max(...sizes))}` : 'size unknown';
+};
+for (const m of catalog) ui.model.add(new Option(`${m.id} · text generator · ${sizeRange(m)}`, m.id));
+const params = new URLSearchParams(location.search);
 for (const [key, select] of [['model', ui.model], ['dtype', ui.dtype], ['device', ui.device]] as const) {
   const value = params.get(key);
   if (value) select.value = value;
 }
 
-const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
-function showProgress(e: ProgressEvent): void {
-  if (e.phase === 'fetch') {
-    const total = e.totalBytes;
-    ui.progress.value = total ? e.totalLoaded / total : 0;
-    ui.progressText.textContent = `Downloading ${e.file} · ${mb(e.totalLoaded)}${total ? ` of ${mb(total)}` : ''}`;
-  } else if (e.phase === 'ready') {
-    ui.progress.value = 1; // the status line is written when load() resolves (this event may arrive after it)
-  } else {
-    ui.progressText.textContent = e.phase === 'compile' ? 'Creating session…' : 'Checking backend…';
+let cachedModels: CachedModel[] = [];
+/** What the picker's choice is, how big its weights are, and whether this browser already has them. */
+function describeChoice(): void {
+  const m = selectedModel();
+  ui.about.textContent = m?.about ?? '';
+  const known = m && Object.keys(m.weightBytes).length > 0;
+  for (const option of ui.dtype.options) {
+    const bytes = m?.weightBytes[option.value as Dtype];
+    option.text = `${dtypeNames.get(option.value)}${bytes === undefined ? '' : ` · ${mb(bytes)}`}`;
+    option.disabled = Boolean(known) && bytes === undefined;
   }
+  const cached = cachedModels.some((c) => c.id === ui.model.value && c.dtypes.includes(ui.dtype.value as Dtype));
+  const bytes = m?.weightBytes[ui.dtype.value as Dtype];
+  ui.cache.textContent = cached ? 'cached — loads offline' : `not cached — downloads ${bytes === undefined ? 'its weights' : mb(bytes)} on first load`;
+  ui.cache.classList.toggle('cached', cached);
 }
+ui.model.addEventListener('change', describeChoice);
+ui.dtype.addEventListener('change', describeChoice);
 
-function showError(err: unknown): void {
-  ui.error.hidden = false;
-  ui.error.textContent = err instanceof SlmError ? `${err.name} (${err.code}): ${err.message}` : String(err);
-}
-
-function describe(info: ModelInfo): string {
-  return `${info.backend.toUpperCase()} · ${info.dtype} · ${info.threads} thread${info.threads === 1 ? '' : 's'} · load ${info.load.totalMs.toFixed(0)} ms`;
-}
-
-async function ensureLoaded(): Promise<ModelHandle> {
-  const key = `${ui.model.value}|${ui.dtype.value}|${ui.device.value}`;
-  if (model && key === loadedKey) return model;
-  if (model) await model.unload();
-  model = null;
-  ui.error.hidden = true;
-  ui.progressText.textContent = 'Loading…';
-  model = await client.load(ui.model.value, {
-    dtype: ui.dtype.value as Dtype,
-    device: ui.device.value as DeviceRequest,
-    onProgress: showProgress,
-  });
-  loadedKey = key;
-  ui.progressText.textContent = `Ready · ${describe(model.info)}`;
-  ui.progressText.title = model.info.backendReason;
-  void renderStorage();
-  return model;
-}
-
-async function renderStorage(): Promise<void> {
-  const [models, usage, persisted] = await Promise.all([client.cachedModels(), client.storageUsage(), navigator.storage?.persisted?.() ?? false]);
-  ui.storageUsage.textContent = usage.persistent
-    ? `${mb(usage.cachedBytes)} of models cached` + (usage.usage !== undefined && usage.quota !== undefined ? ` · site uses ${mb(usage.usage)} of ${mb(usage.quota)} allowed` : '')
-    : `Not caching: ${usage.reason}`;
-  ui.persistStatus.textContent = persisted ? 'Persistent storage' : 'Not persistent: may be evicted';
-  ui.cachedModels.replaceChildren(
-    ...models.map((m) => {
-      const row = document.createElement('tr');
-      for (const text of [m.id, m.revision, mb(m.bytes + m.partialBytes) + (m.partialBytes ? ' (partial)' : ''), new Date(m.lastUsed).toLocaleString()]) {
-        row.insertCell().textContent = text;
-      }
-      const remove = document.createElement('button');
-      remove.textContent = 'Delete';
-      remove.setAttribute('aria-label', `Delete ${m.id} ${m.revision}`);
-      remove.addEventListener('click', () => void client.deleteCachedModel(m.key).then(renderStorage, showError));
-      row.insertCell().append(remove);
-      return row;
-    }),
-  );
-}
-
-ui.persist.addEventListener('click', () => void client.requestPersistentStorage().then(renderStorage, showError));
-ui.clearCache.addEventListener('click', () => void client.clearCache().then(renderStorage, showError));
-
-ui.load.addEventListener('click', () => void ensureLoaded().catch(showError));
-
-ui.generate.addEventListener('click', async () => {
-  ui.error.hidden = true;
-  ui.generate.disabled = true;
-  try {
-    const handle = await ensureLoaded();
-    running = new AbortController();
-    ui.stop.disabled = false;
-    ui.output.textContent = ui.prompt.value;
-    const stream = handle.stream(ui.prompt.value, {
-      maxNewTokens: Number(ui.maxTokens.value),
-      temperature: Number(ui.temperature.value),
-      seed: Number(ui.seed.value),
-      signal: running.signal,
-    });
-    for await (const chunk of stream) ui.output.textContent += chunk;
-    const { stats } = await stream.result;
-    ui.metrics.textContent =
-      `${describe(handle.info)} · TTFT ${stats.timeToFirstTokenMs.toFixed(0)} ms · ` +
-      `prefill ${stats.prefillTokensPerSecond.toFixed(0)} tok/s · decode ${stats.decodeTokensPerSecond.toFixed(1)} tok/s · ` +
-      `${stats.promptTokens} in / ${stats.generatedTokens} out`;
-  } catch (err) {
-    if (!(err instanceof SlmError && err.code === 'aborted')) showError(err);
-  } finally {
-    running = null;
-    ui.stop.disabled = true;
-    ui.generate.disabled = false;
-  }
+const refreshStorage = setupStoragePanel(client, (models) => {
+  cachedModels = models;
+  describeChoice();
 });
 
-ui.stop.addEventListener('click', () => running?.abort());
+const choice = (): ModelChoice => ({ model: ui.model.value, dtype: ui.dtype.value as Dtype, device: ui.device.value as DeviceRequest });
+const describeLoaded = (info: ModelInfo): string =>
+  `${info.model} · ${info.backend.toUpperCase()} · ${info.dtype} · ${info.threads} thread${info.threads === 1 ? '' : 's'} · load ${info.load.totalMs.toFixed(0)} ms`;
+const describeChoiceShort = (c: ModelChoice): string => `${c.model} · ${c.dtype} · ${c.device === 'auto' ? 'auto backend' : c.device}`;
 
-void renderStorage();
-setupTaskPanels(client, ensureLoaded, showError);
+const slot = new ModelSlot(client, {
+  loading(c) {
+    modelPanel.clearError();
+    ui.load.disabled = true;
+    ui.progress.value = 0;
+    ui.status.textContent = `Loading ${describeChoiceShort(c)}…`;
+    ui.status.title = '';
+  },
+  progress(e) {
+    if (e.phase === 'fetch') {
+      const total = e.totalBytes;
+      if (total) ui.progress.value = e.totalLoaded / total;
+      else ui.progress.removeAttribute('value'); // size unknown: an indeterminate bar
+      ui.status.textContent = `Downloading ${e.file} · ${mb(e.totalLoaded)}${total ? ` of ${mb(total)}` : ''}`;
+    } else if (e.phase !== 'ready') {
+      // Session creation and the first run report no fraction: the bar shows work without a false end.
+      ui.progress.removeAttribute('value');
+      ui.status.textContent = e.phase === 'compile' ? 'Creating session…' : 'Checking backend…';
+    }
+  },
+  loaded(handle) {
+    ui.load.disabled = false;
+    ui.progress.value = 1;
+    ui.status.textContent = `Ready · ${describeLoaded(handle.info)}`;
+    ui.status.title = handle.info.backendReason;
+    void refreshStorage();
+  },
+  failed(err, c, current) {
+    ui.load.disabled = false;
+    ui.progress.value = current ? 1 : 0;
+    modelPanel.showError(err);
+    ui.status.textContent = `Could not load ${describeChoiceShort(c)}. ` + (current ? `Still loaded: ${describeLoaded(current.handle.info)}` : 'No model is loaded.');
+    if (current) {
+      // The picker shows what is loaded, so the next action uses the model that works.
+      ui.model.value = current.choice.model;
+      ui.dtype.value = current.choice.dtype;
+      ui.device.value = current.choice.device;
+      describeChoice();
+    }
+  },
+});
+
+/** The model the panels act on: the picker's choice, loaded (or being loaded) once. */
+async function model(): Promise<ModelHandle> {
+  const c = choice();
+  try {
+    return await slot.use(c);
+  } catch (err) {
+    throw new Error(`Not run: ${c.model} did not load (${err instanceof Error ? err.name : 'error'}); see the Model panel.`, { cause: err });
+  }
+}
+
+ui.load.addEventListener('click', () =>
+  void modelPanel.run(null, async () => {
+    await slot.use(choice());
+  }),
+);
+describeChoice();
+void refreshStorage();
+setupGeneratePanel(model);
+setupTaskPanels(client, model);
 // Ready: the client exists and every handler is attached.
 ui.load.disabled = false;
-ui.generate.disabled = false;

@@ -7,6 +7,7 @@
 import { AbortError, NetworkError, QuotaExceededError } from '../errors.ts';
 import { chunkRange, openCacheDb, type CacheDb, type FileRecord, type ModelRecord } from './cache-db.ts';
 import { download, MemorySink, sha256Hex, type ChunkSink, type DownloadOptions, type FileSpec } from './download.ts';
+import type { Dtype } from '../types.ts';
 
 export interface CacheConfig {
   /** IndexedDB database name. */
@@ -35,6 +36,8 @@ export interface CachedModel {
   /** Bytes of chunks of files still being downloaded (resumable). */
   partialBytes: number;
   files: number;
+  /** Weights whose file is complete in the cache (from the cached manifest): these load without the network. */
+  dtypes: Dtype[];
   lastUsed: number;
 }
 
@@ -53,6 +56,7 @@ const PROBE_KEY = '\u0000space-probe';
 export interface ManifestLike {
   revision?: string;
   files?: Record<string, { bytes: number; sha256: string }>;
+  dtypes?: Partial<Record<Dtype, { file: string }>>;
 }
 
 export class WeightCache {
@@ -191,6 +195,8 @@ export class WeightCache {
     return models
       .map((m) => {
         const own = files.filter((f) => f.modelKey === m.key);
+        const complete = new Set(own.filter((f) => f.complete).map((f) => f.path));
+        const dtypes = Object.entries((m.manifest as ManifestLike | null)?.dtypes ?? {}).filter(([, d]) => complete.has(d.file));
         return {
           key: m.key,
           id: m.id,
@@ -198,7 +204,8 @@ export class WeightCache {
           url: m.baseUrl,
           bytes: own.filter((f) => f.complete).reduce((n, f) => n + f.storedBytes, 0),
           partialBytes: own.filter((f) => !f.complete).reduce((n, f) => n + f.storedBytes, 0),
-          files: own.filter((f) => f.complete).length,
+          files: complete.size,
+          dtypes: dtypes.map(([dtype]) => dtype as Dtype),
           lastUsed: m.lastUsed,
         };
       })

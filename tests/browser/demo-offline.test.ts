@@ -26,6 +26,8 @@ describe('demo offline after the first visit', () => {
 
     await context.setOffline(true);
     await page.reload();
+    // Offline the picker comes from the cache, and says that this choice loads from it.
+    await expect.poll(() => page.getByLabel('Cache').textContent(), { timeout: 30_000 }).toBe('cached — loads offline');
     const offline = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 24 });
     expect(KNOWN_GOOD.text.startsWith(offline.output)).toBe(true);
     expect(offline.output.length).toBeGreaterThan(KNOWN_GOOD.prompt.length + 40);

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
 import { appUrl, launch, watchForeignRequests } from './support/browser.ts';
-import { generateInDemo } from './support/demo.ts';
+import { generateInDemo, generateThenStop, panelError } from './support/demo.ts';
 
 describe('demo on WASM (no WebGPU adapter)', () => {
   let browser: Browser;
@@ -40,17 +40,11 @@ describe('demo on WASM (no WebGPU adapter)', () => {
   });
 
   it('Stop ends the stream, the text stops changing, and Generate works again', async () => {
-    await page.getByLabel('Max new tokens').fill('500');
-    await page.getByLabel('Temperature').fill('0.8');
-    await page.getByRole('button', { name: 'Generate' }).click();
-    await page.waitForFunction(() => (document.querySelector('[aria-label="Output"]')!.textContent ?? '').length > 60);
-    await page.getByRole('button', { name: 'Stop' }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Generate' }).isEnabled()).toBe(true);
+    await generateThenStop(page);
     const stopped = await page.getByLabel('Output').textContent();
     await page.waitForTimeout(300);
     expect(await page.getByLabel('Output').textContent()).toBe(stopped);
-    expect(await page.locator('#error').isVisible()).toBe(false);
-    await page.getByLabel('Temperature').fill('0');
+    expect(await panelError(page, 'Generate')).toBe('');
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 16 });
     expect(KNOWN_GOOD.text.startsWith(run.output)).toBe(true);
   });
@@ -60,16 +54,17 @@ describe('demo on WASM (no WebGPU adapter)', () => {
     expect(cspViolations).toEqual([]);
   });
 
-  it('the Storage panel lists the cached model with its size; Delete removes it', async () => {
+  it('the Storage panel lists the cached model with its weights and size; Delete removes it after a confirmation', async () => {
     const row = page.getByRole('row').filter({ hasText: 'stories260k' });
-    await expect.poll(() => row.count()).toBe(1);
-    expect(await row.textContent()).toMatch(/stories260k[0-9a-f]{16}1\.\d\d MB/);
+    await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(1);
+    expect(await row.textContent()).toMatch(/^stories260kfp32, q8, q4[0-9a-f]{16}1\.\d\d MB/);
     expect(await page.getByLabel('Storage usage').textContent()).toMatch(/MB of models cached · site uses/);
     await page.getByRole('button', { name: 'Keep models when space runs low' }).click();
-    await expect.poll(() => page.getByLabel('Persistence').textContent()).toMatch(/^(Persistent storage|Not persistent: may be evicted)$/);
+    await expect.poll(() => page.getByLabel('Persistence').textContent(), { timeout: 30_000 }).toMatch(/^The browser (granted|declined)/);
     await page.screenshot({ path: 'test-results/demo-storage.png', fullPage: true });
+    page.once('dialog', (d) => void d.accept());
     await row.getByRole('button', { name: /^Delete stories260k/ }).click();
-    await expect.poll(() => row.count()).toBe(0);
+    await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(0);
     expect(await page.getByLabel('Storage usage').textContent()).toMatch(/^0\.00 MB of models cached/);
   });
 

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
 import { appUrl, launch } from './support/browser.ts';
-import { generateInDemo } from './support/demo.ts';
+import { generateInDemo, openDemo, panelError } from './support/demo.ts';
 
 describe('demo with WebGPU (SwiftShader)', () => {
   let browser: Browser;
@@ -38,10 +38,12 @@ describe('demo with WebGPU (SwiftShader)', () => {
 
   it('an explicit WebGPU request without an adapter is a typed error, not a silent switch', async () => {
     const plain = await launch({ webgpu: false });
-    const page = await plain.newPage();
-    await page.goto(appUrl('?dtype=q4&device=webgpu'));
+    const page = await openDemo(plain, '?dtype=q4&device=webgpu');
     await page.getByRole('button', { name: 'Load' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
+    await expect.poll(() => panelError(page, 'Model'), { timeout: 30_000 }).toMatch(/BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
+    // It ends with the failure, not mid-way ("Creating session…") with a full bar.
+    expect(await page.getByRole('status').textContent()).toBe('Could not load stories260k · q4 · webgpu. No model is loaded.');
+    expect(await page.getByLabel('Loading progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(0);
     await plain.close();
   });
 });

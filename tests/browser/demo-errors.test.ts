@@ -1,0 +1,54 @@
+/** Each demo panel shows its own errors, and clears them (and its stale result) on its next action. */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch } from './support/browser.ts';
+import { openDemo, panel, panelError } from './support/demo.ts';
+
+const VALID_SCHEMA = '{"type":"object","properties":{"name":{"type":"string","maxLength":12}},"required":["name"],"additionalProperties":false}';
+const UNSUPPORTED_SCHEMA = '{"type":"string","pattern":"^[a-z]+$"}';
+
+describe('demo errors per panel', () => {
+  let browser: Browser;
+  let page: Page;
+  beforeAll(async () => {
+    browser = await launch({ webgpu: false });
+    page = await openDemo(browser, '?dtype=fp32');
+  });
+  afterAll(async () => browser?.close());
+
+  const extract = async (schema: string): Promise<void> => {
+    await page.getByLabel('JSON schema').fill(schema);
+    await page.getByRole('button', { name: 'Extract', exact: true }).click();
+    await expect.poll(async () => (await page.getByLabel('Extraction result').textContent()) || (await panelError(page, 'Extract JSON')), { timeout: 60_000 }).not.toBe('');
+  };
+
+  it('an Extract failure shows in the Extract panel only, and clears the result it replaced', async () => {
+    await extract(VALID_SCHEMA);
+    expect(JSON.parse((await page.getByLabel('Extraction result').textContent())!)).toHaveProperty('name');
+    await extract(UNSUPPORTED_SCHEMA);
+    expect(await panelError(page, 'Extract JSON')).toMatch(/^UnsupportedSchemaError \(unsupported-schema\): .*pattern/);
+    expect(await page.getByLabel('Extraction result').textContent()).toBe('');
+    expect(await page.getByRole('alert').count()).toBe(1);
+  });
+
+  it("the Extract panel's next action clears its error", async () => {
+    await extract(VALID_SCHEMA);
+    expect(await panelError(page, 'Extract JSON')).toBe('');
+    expect(JSON.parse((await page.getByLabel('Extraction result').textContent())!)).toHaveProperty('name');
+  });
+
+  it('a Skills failure shows in the Skills panel and leaves the Generate panel clean', async () => {
+    await page.getByLabel('Labelled examples').fill('no label on this line');
+    await page.getByRole('button', { name: 'Train' }).click();
+    await expect.poll(() => panelError(page, 'Skills'), { timeout: 30_000 }).toMatch(/^InvalidArgumentError \(invalid-argument\): training needs labelled examples/);
+    expect(await panelError(page, 'Generate')).toBe('');
+    expect(await page.getByRole('alert').count()).toBe(1);
+  });
+
+  it('an error in one panel stays while another panel succeeds', async () => {
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => panel(page, 'Generate').getByLabel('Finish').textContent(), { timeout: 60_000 }).toMatch(/^Ended/);
+    expect(await panelError(page, 'Skills')).toMatch(/^InvalidArgumentError/);
+    expect(await panelError(page, 'Generate')).toBe('');
+  });
+});
