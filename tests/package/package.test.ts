@@ -21,8 +21,12 @@ interface Run {
 }
 
 // A child npm must not inherit the npm_* variables of the `npm test` running us (npm_config_local_prefix and the
-// like would point it at this repository instead of the app).
-const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_ENV'));
+// like would point it at this repository instead of the app); the user's own settings (cache, registry, proxy) stay.
+// NODE_ENV goes too: Vitest sets "test", and the app's build must be the production build a user gets.
+const USER_NPM_SETTING = /^npm_config_(cache|registry|userconfig|proxy|https?_proxy|noproxy|cafile|strict_ssl)$/i;
+const CLEAN_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => (!/^npm_/i.test(k) || USER_NPM_SETTING.test(k)) && k !== 'NODE_ENV'),
+);
 
 function run(command: string, args: string[], cwd: string, options: SpawnOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
