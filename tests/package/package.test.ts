@@ -3,7 +3,7 @@
  * made from tests/fixtures/package-app/ in a temp dir installs the tarball, builds, and generates text in Chromium
  * under the strict CSP. The README's TypeScript blocks are type-checked against the installed package's types.
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,39 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../models/sources.ts';
 import { launchChromium } from '../../scripts/harness.ts';
 import { KNOWN_GOOD } from '../support/sources.ts';
+import { CLEAN_ENV, succeed, type Run } from './process.ts';
 import { readmeTypeErrors } from './readme-blocks.ts';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// A child npm must not inherit the npm_* variables of the `npm test` running us (npm_config_local_prefix and the
-// like would point it at this repository instead of the app); the user's own settings (cache, registry, proxy) stay.
-// NODE_ENV goes too: Vitest sets "test", and the app's build must be the production build a user gets.
-const USER_NPM_SETTING = /^npm_config_(cache|registry|userconfig|proxy|https?_proxy|noproxy|cafile|strict_ssl)$/i;
-const CLEAN_ENV = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => (!/^npm_/i.test(k) || USER_NPM_SETTING.test(k)) && k !== 'NODE_ENV'),
-);
-
-function run(command: string, args: string[], cwd: string, options: SpawnOptions = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: CLEAN_ENV, ...options });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function succeed(command: string, args: string[], cwd: string): Promise<Run> {
-  const result = await run(command, args, cwd);
-  if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
-  return result;
-}
 
 /** Starts `vite preview` of the app on a free port; resolves with its URL once it listens. */
 function startPreview(app: string): Promise<{ url: string; stop(): void }> {
