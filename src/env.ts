@@ -2,6 +2,8 @@ import { DEFAULT_CACHE, type CacheConfig } from './storage/weight-cache.ts';
 
 /** The one place to configure where the runtime finds things. Plain data, so it crosses into the worker. */
 export interface RuntimeEnv {
+  /** Relative folder URLs given to load() ("./models/x/") resolve against it, as fetch() on the page would. */
+  pageUrl: string;
   /** Bundled model ids resolve to `${modelBaseUrl}${id}/`. */
   modelBaseUrl: string;
   /** Folder serving onnxruntime-web's .mjs/.wasm files (never a CDN by default). */
@@ -12,9 +14,10 @@ export interface RuntimeEnv {
   cache: CacheConfig;
 }
 
-/** Defaults for an app served from `appBase` (the page's base URL). */
-export function defaultEnv(appBase: string): RuntimeEnv {
+/** Defaults for an app served from `appBase` (the app's base URL), on the page at `pageUrl`. */
+export function defaultEnv(appBase: string, pageUrl = appBase): RuntimeEnv {
   return {
+    pageUrl,
     modelBaseUrl: new URL('models/', appBase).href,
     ortBaseUrl: new URL('ort/', appBase).href,
     hubHost: 'https://huggingface.co',

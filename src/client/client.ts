@@ -332,5 +332,8 @@ function pushStream<T, R>(start: (push: (item: T) => void) => Promise<R>, tail: 
 }
 
 function pageEnv(): RuntimeEnv {
-  return defaultEnv(new URL(import.meta.env.BASE_URL, globalThis.location.href).href);
+  // import.meta.env is Vite's; other bundlers leave it undefined, and then the app is served from the root.
+  const base = (import.meta.env as Partial<ImportMetaEnv> | undefined)?.BASE_URL ?? '/';
+  const page = globalThis.document?.baseURI ?? globalThis.location.href;
+  return defaultEnv(new URL(base, page).href, page);
 }

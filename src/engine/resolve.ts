@@ -13,7 +13,8 @@ const HUB_REPO = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 const URL_LIKE = /^(?:[a-z][a-z0-9+.-]*:|\/|\.\.?\/)/i;
 
 /**
- * "stories260k" → a bundled model under env.modelBaseUrl; "https://…/" or "./folder/" → that folder;
+ * "stories260k" → a bundled model under env.modelBaseUrl; "https://…/", "/folder/" or "./folder/" → that folder
+ * (relative to the page);
  * "org/name" → a Hugging Face Hub repo (or a mirror at env.hubHost) at `revision`.
  */
 export function resolveModel(model: unknown, env: RuntimeEnv, revision = 'main'): ResolvedModel {
@@ -21,7 +22,7 @@ export function resolveModel(model: unknown, env: RuntimeEnv, revision = 'main')
     throw new InvalidArgumentError(`model must be a bundled id, a folder URL or a Hub repo id; got ${JSON.stringify(model)}`);
   }
   const withSlash = (s: string): string => (s.endsWith('/') ? s : `${s}/`);
-  if (URL_LIKE.test(model)) return { kind: 'url', baseUrl: withSlash(new URL(model, env.modelBaseUrl).href) };
+  if (URL_LIKE.test(model)) return { kind: 'url', baseUrl: withSlash(new URL(model, env.pageUrl).href) };
   if (HUB_REPO.test(model)) {
     return { kind: 'hub', baseUrl: `${env.hubHost.replace(/\/$/, '')}/${model}/resolve/${encodeURIComponent(revision)}/` };
   }

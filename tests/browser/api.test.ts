@@ -235,7 +235,7 @@ describe('runtime API in a Web Worker (WASM)', () => {
 
     it('an HTML page (status 200) instead of the ONNX file', async () => {
       await serveVariant(page, 'html-instead', (file) => (file === 'onnx/model.onnx' ? { status: 200, body: '<!doctype html><title>app</title>', contentType: 'text/html' } : file === 'manifest.json' ? { status: 404, body: '' } : null));
-      const f = await fails(`await client.load('./html-instead/', { dtype: 'fp32' })`);
+      const f = await fails(`await client.load('/models/html-instead/', { dtype: 'fp32' })`);
       expect(f).toMatchObject({ name: 'InvalidModelFileError', code: 'invalid-model-file' });
       expect(f.message).toMatch(/html-instead\/onnx\/model\.onnx returned an HTML page/);
       await stillWorks();
@@ -243,7 +243,7 @@ describe('runtime API in a Web Worker (WASM)', () => {
 
     it('a dtype whose file does not exist', async () => {
       await serveVariant(page, 'no-q4', (file) => (file === 'manifest.json' || file === 'onnx/model_q4.onnx' ? { status: 404, body: '' } : null));
-      const f = await fails(`await client.load('./no-q4/', { dtype: 'q4' })`);
+      const f = await fails(`await client.load('/models/no-q4/', { dtype: 'q4' })`);
       expect(f).toMatchObject({ name: 'DtypeUnavailableError', code: 'dtype-unavailable' });
       expect(f.message).toMatch(/no q4 weights/);
       const named = await fails(`await client.load('stories260k', { dtype: 'int3' })`);
@@ -282,7 +282,7 @@ describe('runtime API in a Web Worker (WASM)', () => {
       const f = await fails(`
         const controller = new AbortController();
         setTimeout(() => controller.abort(), 200);
-        await client.load('./slow/', { dtype: 'fp32', signal: controller.signal });
+        await client.load('/models/slow/', { dtype: 'fp32', signal: controller.signal });
       `);
       expect(f).toMatchObject({ name: 'AbortError', code: 'aborted' });
       expect((await ok<Array<unknown>>(`return client.models()`)).length).toBe(1);

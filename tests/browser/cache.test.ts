@@ -212,9 +212,9 @@ describe('IndexedDB weight cache in Chromium', () => {
 
   it('delete and clear remove the chunks; a byte budget evicts the least recently used model', async () => {
     const budget = Math.floor(ONNX_SIZE * 1.6);
-    const first = await loadIn(context, './copy-a/', {}, { budgetBytes: budget });
+    const first = await loadIn(context, '/models/copy-a/', {}, { budgetBytes: budget });
     expectReference(first.outcome);
-    const second = await loadIn(context, './copy-b/', {}, { budgetBytes: budget });
+    const second = await loadIn(context, '/models/copy-b/', {}, { budgetBytes: budget });
     expectReference(second.outcome);
     const afterEviction = await inspectDb(second.page);
     expect(afterEviction.files.some((f) => f.modelKey.includes('/copy-a/'))).toBe(false);

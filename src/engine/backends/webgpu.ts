@@ -2,6 +2,9 @@
  * WebGPU execution provider (onnxruntime-web's WebGPU build). The probe asks for an adapter first so
  * `auto` can say why it chose WASM; the KV cache stays on the GPU between steps (only logits come back).
  */
+// Static: transformers.js (the tokenizer, loaded with every model) imports this same build statically, so it is
+// in the engine's chunk anyway; its .wasm/.mjs are still fetched only when a WebGPU session is created.
+import * as ortWebGpu from 'onnxruntime-web/webgpu';
 import type { RuntimeEnv } from '../../env.ts';
 import type { ExecutionBackend, Ort } from './types.ts';
 
@@ -37,18 +40,19 @@ export async function probeWebGpu(largestTensorBytes: number): Promise<WebGpuPro
   return { ok: true, adapter, description };
 }
 
-let ortPromise: Promise<Ort> | null = null;
+let configured: Ort | null = null;
+
+function configureOrt(env: RuntimeEnv, probe: Extract<WebGpuProbe, { ok: true }>): Ort {
+  ortWebGpu.env.wasm.wasmPaths = env.ortBaseUrl;
+  ortWebGpu.env.wasm.numThreads = 1;
+  ortWebGpu.env.wasm.proxy = false;
+  ortWebGpu.env.logLevel = 'error';
+  (ortWebGpu.env.webgpu as { adapter?: unknown }).adapter = probe.adapter;
+  return ortWebGpu as unknown as Ort;
+}
 
 export async function webgpuBackend(env: RuntimeEnv, probe: Extract<WebGpuProbe, { ok: true }>): Promise<ExecutionBackend> {
-  ortPromise ??= import('onnxruntime-web/webgpu').then((ort) => {
-    ort.env.wasm.wasmPaths = env.ortBaseUrl;
-    ort.env.wasm.numThreads = 1;
-    ort.env.wasm.proxy = false;
-    ort.env.logLevel = 'error';
-    (ort.env.webgpu as { adapter?: unknown }).adapter = probe.adapter;
-    return ort as unknown as Ort;
-  });
-  const ort = await ortPromise;
+  const ort = (configured ??= configureOrt(env, probe));
   const lostListeners: Array<(reason: string) => void> = [];
   let watching = false;
   const watchDevice = async (): Promise<void> => {
