@@ -72,7 +72,7 @@ function validateTool(tool: unknown, i: number): CallableTool {
 }
 
 /** An assistant turn that made tool calls (a null or missing `tool_calls` is a plain turn). */
-export function hasToolCalls(message: ChatRequestMessage): message is AssistantToolCallMessage {
+export function hasToolCalls(message: ChatRequestMessage): message is AssistantToolCallMessage & { tool_calls: ToolCall[] } {
   return message.role === 'assistant' && (message as AssistantToolCallMessage).tool_calls != null;
 }
 

@@ -19,11 +19,12 @@ export interface ToolCall {
   function: { name: string; arguments: string };
 }
 
-/** An assistant turn that called tools (its content may be empty). */
+/** An assistant turn that called tools (its content may be empty); a reply's message can be sent back as it is. */
 export interface AssistantToolCallMessage {
   role: 'assistant';
   content?: string | null;
-  tool_calls: ToolCall[];
+  tool_calls?: ToolCall[];
+  refusal?: string | null;
 }
 
 /** The result of a tool call, sent back to the model. */

@@ -72,7 +72,7 @@ export function plainMessages(messages: ChatRequestMessage[], tools: ChatTool[])
     } else if (hasToolCalls(m)) {
       const calls = m.tool_calls.map((c) => callText(c.function.name, c.function.arguments));
       out.push({ role: 'assistant', content: [...(m.content ? [m.content] : []), ...calls].join('\n') });
-    } else out.push({ ...m });
+    } else out.push({ role: m.role, content: m.content ?? '' }); // validated: a string
   }
   if (tools.length) {
     const section = toolSection(tools);
