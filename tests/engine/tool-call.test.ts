@@ -246,6 +246,23 @@ describe('prompts', () => {
     expect(chatPromptIds(tokenizer, messages, planTools([weather], 'none'))).toEqual(chatPromptIds(tokenizer, messages));
   });
 
+  it("templates without tool support (SmolLM2's, Gemma 3's) get the default section and alternating turns", () => {
+    const withTemplate = (file: string): PreTrainedTokenizer => new PreTrainedTokenizer(tokenizerJson, { ...tokenizerConfig, chat_template: readFileSync(join(import.meta.dirname, '../fixtures', file), 'utf8') });
+    const followUp: ChatRequestMessage[] = [...conversation, { role: 'user', content: 'And tomorrow?' }];
+    const smollm = withTemplate('smollm2-chat.jinja');
+    expect(templateCallsTools(smollm)).toBe(false);
+    const smollmText = smollm.decode(chatPromptIds(smollm, followUp, planTools([weather], 'auto')));
+    expect(smollmText).toContain('<|im_start|>system\nBe brief.\n\nTools (name, description, JSON Schema of the arguments):\n{"name":"get_weather"');
+    expect(smollmText).toContain('<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call><|im_end|>');
+    expect(smollmText).toContain('<|im_start|>user\n<tool_response>\nSunny\n</tool_response>\nAnd tomorrow?<|im_end|>\n<|im_start|>assistant\n');
+    // Gemma's template raises unless user and model turns alternate: results and the next user message share a turn.
+    const gemma = withTemplate('gemma3-chat.jinja');
+    expect(templateCallsTools(gemma)).toBe(false);
+    const gemmaText = gemma.decode(chatPromptIds(gemma, followUp, planTools([weather], 'auto')));
+    expect(gemmaText).toContain('<start_of_turn>user\nBe brief.\n\nTools (name, description, JSON Schema of the arguments):');
+    expect(gemmaText).toContain('<start_of_turn>model\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call><end_of_turn>\n<start_of_turn>user\n<tool_response>\nSunny\n</tool_response>\nAnd tomorrow?<end_of_turn>\n<start_of_turn>model\n');
+  });
+
   it('a Hermes-style chat template is detected and renders the tools and tool turns itself', () => {
     const hermes = new PreTrainedTokenizer(tokenizerJson, { ...tokenizerConfig, chat_template: readFileSync(join(import.meta.dirname, '../fixtures/hermes-tools.jinja'), 'utf8') });
     const chatml = new PreTrainedTokenizer(tokenizerJson, { ...tokenizerConfig, chat_template: "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}" });

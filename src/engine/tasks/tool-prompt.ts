@@ -59,17 +59,23 @@ export function toolSection(tools: ChatTool[]): string {
   return ['Tools (name, description, JSON Schema of the arguments):', ...lines, 'To call one, answer with only:', callText('<tool name>', '{…}')].join('\n');
 }
 
-/** The conversation as plain text turns (the default format): tool section, calls as text, results as user turns. */
+/**
+ * The conversation as plain text turns (the default format): tool section, calls as text, results as
+ * user turns. Results and a user message right after them form one user turn, so templates that
+ * require user and assistant turns to alternate (Gemma's) accept the conversation.
+ */
 export function plainMessages(messages: ChatRequestMessage[], tools: ChatTool[]): ChatMessage[] {
   const out: ChatMessage[] = [];
+  let results: ChatMessage | null = null;
   for (const m of messages) {
-    const prev = out.at(-1);
-    if (m.role === 'tool') {
-      const result = `<tool_response>\n${m.content}\n</tool_response>`;
-      // Consecutive results form one user turn, so templates that require alternating roles accept them.
-      if (prev?.role === 'user' && prev.content.startsWith('<tool_response>')) prev.content += `\n${result}`;
-      else out.push({ role: 'user', content: result });
-    } else if (hasToolCalls(m)) {
+    if (m.role === 'tool' || (m.role === 'user' && results)) {
+      const text = m.role === 'tool' ? `<tool_response>\n${m.content}\n</tool_response>` : m.content;
+      if (results) results.content += `\n${text}`;
+      else out.push((results = { role: 'user', content: text }));
+      continue;
+    }
+    results = null;
+    if (hasToolCalls(m)) {
       const calls = m.tool_calls.map((c) => callText(c.function.name, c.function.arguments));
       out.push({ role: 'assistant', content: [...(m.content ? [m.content] : []), ...calls].join('\n') });
     } else out.push({ role: m.role, content: m.content ?? '' }); // validated: a string
