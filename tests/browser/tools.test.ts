@@ -18,6 +18,7 @@ import type { ChatRequestMessage, ChatTool } from '../../src/openai/types.ts';
 import { mulberry32, randomTools } from '../support/schemas.ts';
 import { STORIES_DIR } from '../support/sources.ts';
 import { launch, openHarness } from './support/browser.ts';
+import { serveVariant } from './support/fixtures.ts';
 
 const ajv = new Ajv({ strict: false });
 const weather: ChatTool = {
@@ -178,6 +179,37 @@ describe('tool calling in chat.completions.create (Chromium, WASM)', () => {
     `);
     expect(r.reply.choices[0]!.message.content).toBe(r.plain.text);
     expect(r.reply.choices[0]!.finish_reason).toBe('length');
+  });
+
+  it("a model whose chat template asks for <tool_call> (Hermes style) is prompted through it, tools and tool turns included", async () => {
+    // The Qwen-style template with its long instructions cut, to fit stories260K's 512-token context.
+    const template = readFileSync(join(import.meta.dirname, '../fixtures/hermes-tools.jinja'), 'utf8')
+      .replace('You may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n', '')
+      .replace('For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n', '');
+    expect(template.length).toBeLessThan(readFileSync(join(import.meta.dirname, '../fixtures/hermes-tools.jinja'), 'utf8').length - 200);
+    const config = { ...JSON.parse(readFileSync(join(STORIES_DIR, 'tokenizer_config.json'), 'utf8')), chat_template: template };
+    await serveVariant(page, 'hermes', (file) => (file === 'tokenizer_config.json' ? { status: 200, body: JSON.stringify(config), contentType: 'application/json' } : file === 'manifest.json' ? { status: 404, body: '' } : null));
+    const hermes = new PreTrainedTokenizer(JSON.parse(readFileSync(join(STORIES_DIR, 'tokenizer.json'), 'utf8')), config);
+    const nap: ChatTool = { type: 'function', function: { name: 'nap' } };
+    const conversation: ChatRequestMessage[] = [
+      { role: 'user', content: 'Nap?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'nap', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'ok' },
+    ];
+    const expected = chatPromptIds(hermes, conversation, planTools([nap], 'required'));
+    const text = hermes.decode(expected);
+    expect(text).toContain('<tools>\n{"type": "function", "function": {"name": "nap"}}\n</tools>');
+    expect(text).toContain('<|im_start|>assistant\n<tool_call>\n{"name": "nap", "arguments": {}}\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\nok\n</tool_response><|im_end|>');
+    const c = await run<OpenAI.Chat.ChatCompletion>(`
+      const hermes = await client.load('./hermes/', { dtype: 'fp32' });
+      try { return await hermes.chat.completions.create({ messages: ${JSON.stringify(conversation)}, tools: ${JSON.stringify([nap])}, tool_choice: 'required', temperature: 0.8, seed: 2 }); }
+      finally { await hermes.unload(); }
+    `);
+    expect(c.usage!.prompt_tokens).toBe(expected.length);
+    expect(c.choices[0]!.finish_reason).toBe('tool_calls');
+    const call = (c.choices[0]!.message.tool_calls![0] as OpenAI.Chat.ChatCompletionMessageFunctionToolCall).function;
+    expect(call.name).toBe('nap');
+    expect(JSON.parse(call.arguments)).toEqual({});
   });
 
   it.each([

@@ -107,7 +107,8 @@ export class ToolCallMatcher implements ByteMatcher {
         break;
       }
       case 'args':
-        if (!p.json.feed(b)) return false;
+        // The head ends with the one space before the arguments: they start with their brace.
+        if ((this.fed === this.argsStart && b === SPACE) || !p.json.feed(b)) return false;
         // The arguments are an object: complete means its closing brace, after which nothing of it can follow.
         if (p.json.complete) {
           this.argsEnd = this.fed + 1;
