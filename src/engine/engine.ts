@@ -17,7 +17,7 @@ import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/ch
 import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
 import { embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './tasks/classify.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
-import { planTools, toolCallId, toolReply, ToolReplyStream } from '../openai/tools.ts';
+import { planTools, replyMessage, toolCallId, ToolReplyStream } from '../openai/tools.ts';
 import { toolCallConstraint } from './tasks/tool-call.ts';
 import { configureTransformers } from './transformers-env.ts';
 import type { TransformersCache } from '../storage/transformers-cache.ts';
@@ -264,7 +264,7 @@ export class Engine {
     const format = request.response_format;
     const calling = plan?.mode === 'none' ? null : plan;
     if (calling && format?.type === 'json_schema') throw new InvalidArgumentError('response_format json_schema cannot be combined with tools unless tool_choice is "none"');
-    const tools = calling && toolCallConstraint(tokenizer, calling, decoder.shape.vocabSize);
+    const tools = calling ? toolCallConstraint(tokenizer, calling, decoder.shape.vocabSize) : null;
     const constraint = tools ?? (format?.type === 'json_schema' ? jsonSchemaConstraint(tokenizer, format.json_schema.schema ?? {}, decoder.shape.vocabSize) : undefined);
     const callId = toolCallId();
     const reply = tools ? new ToolReplyStream(tools, callId) : null;
@@ -275,7 +275,7 @@ export class Engine {
       const onText = (text: string): void => send(reply ? reply.push(text) : [{ content: text }]);
       return this.run(entry, promptIds, opts, signal, stream ? onText : undefined, constraint);
     });
-    const { message, finish_reason } = tools ? toolReply(result.text, textFinish(result.finishReason), tools, callId) : { message: { role: 'assistant' as const, content: result.text, refusal: null }, finish_reason: textFinish(result.finishReason) };
+    const { message, finish_reason } = replyMessage(result.text, result.finishReason === 'length' ? 'length' : 'stop', tools, callId);
     const usage = { prompt_tokens: result.stats.promptTokens, completion_tokens: result.stats.generatedTokens, total_tokens: result.stats.promptTokens + result.stats.generatedTokens };
     if (stream) {
       if (reply) send(reply.finish());
@@ -581,11 +581,6 @@ function yieldToEventLoop(): Promise<void> {
     pending.push(resolve);
     channel.port2.postMessage(null);
   });
-}
-
-/** A text reply's OpenAI finish reason. */
-function textFinish(reason: FinishReason): 'stop' | 'length' {
-  return reason === 'length' ? 'length' : 'stop';
 }
 
 function validateGenerateOptions(prompt: unknown, o: GenerateOptions): Required<Omit<GenerateOptions, 'signal'>> {

@@ -116,7 +116,7 @@ export function toolCallId(): string {
 }
 
 /** The call as `message.tool_calls[i]`. */
-export function toolCall(id: string, name: string, args: string): ToolCall {
+function toolCall(id: string, name: string, args: string): ToolCall {
   return { id, type: 'function', function: { name, arguments: args } };
 }
 
@@ -124,7 +124,7 @@ export function toolCall(id: string, name: string, args: string): ToolCall {
  * Streams one call as OpenAI does: the first delta carries index, id, type, name and empty arguments,
  * the next ones only the argument text added since.
  */
-export class ToolCallDeltas {
+class ToolCallDeltas {
   private started = false;
   private sent = 0;
 
@@ -195,14 +195,14 @@ export class ToolReplyStream {
   }
 }
 
-/** The reply message and finish reason: a call when the model made one, else its text. */
-export function toolReply(
+/** The reply message and finish reason: a call when the model made one (`progress` says), else its text. */
+export function replyMessage(
   text: string,
   finish: 'stop' | 'length',
-  progress: CallProgress,
+  progress: CallProgress | null,
   id: string,
 ): { message: ChatCompletion['choices'][number]['message']; finish_reason: ChatFinishReason } {
-  const call = progress.mode === 'call' ? progress.call() : null;
+  const call = progress?.mode === 'call' ? progress.call() : null;
   if (!call) return { message: { role: 'assistant', content: text, refusal: null }, finish_reason: finish };
   // A call cut off by max_tokens still shows what was generated, as OpenAI does; its finish reason says so.
   const tool_calls = call.name === null ? [] : [toolCall(id, call.name, call.arguments)];

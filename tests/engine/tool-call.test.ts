@@ -187,7 +187,7 @@ describe('call constraints on random allowed tokens of the stories260K vocabular
   });
 });
 
-describe('streamed deltas of a call', () => {
+describe('streamed deltas', () => {
   it('the first delta has index, id, type and name; argument fragments join to the arguments', () => {
     const rand = mulberry32(5);
     const plan = planTools([weather], 'required')!;
@@ -205,6 +205,30 @@ describe('streamed deltas of a call', () => {
     for (const c of calls.slice(1)) expect(Object.keys(c).sort()).toEqual(['function', 'index']);
     expect(calls.map((c) => c.function!.arguments).join('')).toBe(constraint.call()!.arguments);
     expect(calls.length).toBeGreaterThan(3);
+  });
+
+  it('auto: text is held back while it may still become a call, then sent whole as content', () => {
+    const constraint = toolCallConstraint(tokenizer, planTools([weather], 'auto')!, trie.bytesOf.length);
+    const stream = new ToolReplyStream(constraint, 'call_x');
+    const deltas = [];
+    for (const id of tokenizer.encode('<tool', { add_special_tokens: false })) {
+      constraint.accept(id);
+      deltas.push(...stream.push(tokenizer.decode([id])));
+    }
+    expect(deltas).toEqual([]);
+    const x = tokenizer.encode('x', { add_special_tokens: false }).at(-1)!;
+    constraint.accept(x);
+    deltas.push(...stream.push('x'), ...stream.push(' more'), ...stream.finish());
+    expect(deltas).toEqual([{ content: '<toolx' }, { content: ' more' }]);
+  });
+
+  it('auto: text still undecided when generation ends is sent at the finish', () => {
+    const constraint = toolCallConstraint(tokenizer, planTools([weather], 'auto')!, trie.bytesOf.length);
+    const stream = new ToolReplyStream(constraint, 'call_x');
+    const lt = tokenizer.encode('<', { add_special_tokens: false }).at(-1)!;
+    constraint.accept(lt);
+    expect(stream.push('<')).toEqual([]);
+    expect(stream.finish()).toEqual([{ content: '<' }]);
   });
 });
 

@@ -54,7 +54,7 @@ export function templateMessages(messages: ChatRequestMessage[]): Array<Record<s
  *     {"name": "<tool name>", "arguments": {…}}
  *     </tool_call>
  */
-export function toolSection(tools: ChatTool[]): string {
+function toolSection(tools: ChatTool[]): string {
   const lines = tools.map(({ function: f }) => JSON.stringify({ name: f.name, ...(f.description && { description: f.description }), parameters: f.parameters ?? { type: 'object', properties: {} } }));
   return ['Tools (name, description, JSON Schema of the arguments):', ...lines, 'To call one, answer with only:', callText('<tool name>', '{…}')].join('\n');
 }
