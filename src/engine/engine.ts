@@ -17,6 +17,8 @@ import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/ch
 import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
 import { embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './tasks/classify.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
+import { planTools, replyMessage, toolCallId, ToolReplyStream } from '../openai/tools.ts';
+import { toolCallConstraint } from './tasks/tool-call.ts';
 import { configureTransformers } from './transformers-env.ts';
 import type { TransformersCache } from '../storage/transformers-cache.ts';
 import { openSealedSkill, sealSkill, SKILL_FORMAT, type SealedSkill, type Skill } from '../skills/skill.ts';
@@ -244,6 +246,7 @@ export class Engine {
   ): Promise<ChatCompletion> {
     const entry = this.decoderEntry(handle);
     const messages = validateMessages(request?.messages);
+    const plan = planTools(request.tools, request.tool_choice);
     const opts = validateGenerateOptions('', chatGenerateOptions(request));
     const stream = request.stream === true && onChunk !== undefined;
     const includeUsage = stream && request.stream_options?.include_usage === true;
@@ -257,17 +260,26 @@ export class Engine {
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...(includeUsage && { usage: null }),
     });
+    const { tokenizer, decoder } = entry.loaded;
     const format = request.response_format;
-    const constraint = format?.type === 'json_schema' ? jsonSchemaConstraint(entry.loaded.tokenizer, format.json_schema.schema ?? {}, entry.loaded.decoder.shape.vocabSize) : undefined;
+    const calling = plan?.mode === 'none' ? null : plan;
+    if (calling && format?.type === 'json_schema') throw new InvalidArgumentError('response_format json_schema cannot be combined with tools unless tool_choice is "none"');
+    const tools = calling ? toolCallConstraint(tokenizer, calling, decoder.shape.vocabSize) : null;
+    const constraint = tools ?? (format?.type === 'json_schema' ? jsonSchemaConstraint(tokenizer, format.json_schema.schema ?? {}, decoder.shape.vocabSize) : undefined);
+    const callId = toolCallId();
+    const reply = tools ? new ToolReplyStream(tools, callId) : null;
+    const send = (deltas: Array<ChatCompletionChunk['choices'][number]['delta']>): void => deltas.forEach((d) => void onChunk!(chunk(d, null)));
     const result = await this.queued(entry, options, (signal) => {
-      const promptIds = chatPromptIds(entry.loaded.tokenizer, messages);
+      const promptIds = chatPromptIds(tokenizer, messages, plan);
       if (stream) void onChunk(chunk({ role: 'assistant', content: '' }, null));
-      return this.run(entry, promptIds, opts, signal, stream ? (text) => void onChunk(chunk({ content: text }, null)) : undefined, constraint);
+      const onText = (text: string): void => send(reply ? reply.push(text) : [{ content: text }]);
+      return this.run(entry, promptIds, opts, signal, stream ? onText : undefined, constraint);
     });
-    const finish: ChatFinishReason = result.finishReason === 'length' ? 'length' : 'stop';
+    const { message, finish_reason } = replyMessage(result.text, result.finishReason === 'length' ? 'length' : 'stop', tools, callId);
     const usage = { prompt_tokens: result.stats.promptTokens, completion_tokens: result.stats.generatedTokens, total_tokens: result.stats.promptTokens + result.stats.generatedTokens };
     if (stream) {
-      await onChunk(chunk({}, finish));
+      if (reply) send(reply.finish());
+      await onChunk(chunk({}, finish_reason));
       if (includeUsage) await onChunk({ ...chunk({}, null), choices: [], usage });
     }
     return {
@@ -275,7 +287,7 @@ export class Engine {
       object: 'chat.completion',
       created,
       model: entry.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: result.text, refusal: null }, finish_reason: finish, logprobs: null }],
+      choices: [{ index: 0, message, finish_reason, logprobs: null }],
       usage,
     };
   }
@@ -462,7 +474,7 @@ export class Engine {
       constraint?.accept(next);
       const { text: visible, stopped } = stops.push(stream.push(next));
       emit(visible);
-      if (stopped || constraint?.complete) {
+      if ((stopped && constraint?.stoppable !== false) || constraint?.complete) {
         finishReason = 'stop';
         break;
       }

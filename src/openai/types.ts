@@ -5,13 +5,47 @@
  */
 export type ChatRole = 'system' | 'user' | 'assistant';
 
+/** A plain text turn: what every chat prompt is finally written from. */
 export interface ChatMessage {
   role: ChatRole;
   content: string;
 }
 
+/** A call the model made, as returned in `message.tool_calls` and sent back in the conversation. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  /** `arguments` is the JSON text of the arguments object. */
+  function: { name: string; arguments: string };
+}
+
+/** An assistant turn that called tools (its content may be empty); a reply's message can be sent back as it is. */
+export interface AssistantToolCallMessage {
+  role: 'assistant';
+  content?: string | null;
+  tool_calls?: ToolCall[];
+  refusal?: string | null;
+}
+
+/** The result of a tool call, sent back to the model. */
+export interface ToolMessage {
+  role: 'tool';
+  content: string;
+  tool_call_id: string;
+}
+
+export type ChatRequestMessage = ChatMessage | AssistantToolCallMessage | ToolMessage;
+
+/** A function the model may call; `parameters` is a JSON Schema of its arguments object. */
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean | null };
+}
+
+export type ChatToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+
 export interface ChatCompletionRequest {
-  messages: ChatMessage[];
+  messages: ChatRequestMessage[];
   /** Informational: the handle answering is what counts. */
   model?: string;
   stream?: boolean;
@@ -23,10 +57,15 @@ export interface ChatCompletionRequest {
   seed?: number | null;
   stop?: string | string[] | null;
   n?: number | null;
+  tools?: ChatTool[];
+  /** Default `auto` with tools, `none` without. */
+  tool_choice?: ChatToolChoice;
+  /** Accepted for compatibility: a reply holds at most one call either way. */
+  parallel_tool_calls?: boolean;
   response_format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: { name: string; schema?: Record<string, unknown>; strict?: boolean | null } };
 }
 
-export type ChatFinishReason = 'stop' | 'length';
+export type ChatFinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface CompletionUsage {
   prompt_tokens: number;
@@ -41,7 +80,8 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string; refusal: null };
+    /** With a tool call, `content` is null and `tool_calls` holds it. */
+    message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: ToolCall[] };
     finish_reason: ChatFinishReason;
     logprobs: null;
   }>;
@@ -55,10 +95,18 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string };
+    delta: { role?: 'assistant'; content?: string | null; tool_calls?: ToolCallDelta[] };
     finish_reason: ChatFinishReason | null;
     logprobs: null;
   }>;
   /** Only on the last chunk, and only with stream_options.include_usage (null on the others then). */
   usage?: CompletionUsage | null;
+}
+
+/** A piece of a streamed tool call: the first has its id, type and name, the next ones argument text. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
 }

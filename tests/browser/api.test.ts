@@ -205,7 +205,7 @@ describe('runtime API in a Web Worker (WASM)', () => {
       const c = await ok<import('../../src/index.ts').ChatCompletion>(`
         return model.chat.completions.create({ messages: [{ role: 'user', content: 'Lily is five.' }], temperature: 0.8, seed: 3, response_format: { type: 'json_schema', json_schema: { name: 'person', schema: ${JSON.stringify(schema)} } } });
       `);
-      const value = JSON.parse(c.choices[0]!.message.content);
+      const value = JSON.parse(c.choices[0]!.message.content!);
       expect(Object.keys(value)).toEqual(['name', 'age']);
       expect(typeof value.name === 'string' && value.name.length <= 12 && Number.isInteger(value.age)).toBe(true);
       expect(c.choices[0]!.finish_reason).toBe('stop');
@@ -214,7 +214,7 @@ describe('runtime API in a Web Worker (WASM)', () => {
     it.each([
       ['n > 1', `{ messages: [{ role: 'user', content: 'x' }], n: 2 }`, /n must be 1/],
       ['no messages', `{ messages: [] }`, /non-empty array/],
-      ['an unknown role', `{ messages: [{ role: 'tool', content: 'x' }] }`, /role must be system, user or assistant/],
+      ['an unknown role', `{ messages: [{ role: 'robot', content: 'x' }] }`, /role must be system, user, assistant or tool/],
       ['json_object output (unsupported; json_schema is)', `{ messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } }`, /"json_object" is not supported/],
       ['a negative max_tokens', `{ messages: [{ role: 'user', content: 'x' }], max_tokens: -3 }`, /maxNewTokens/],
     ])('%s is an InvalidArgumentError and the worker keeps serving', async (_label, request, pattern) => {

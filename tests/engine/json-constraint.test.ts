@@ -35,6 +35,19 @@ describe('JSON-schema token constraint', () => {
     expect(accepts('{"age":03}')).toBe(false); // leading zero
   });
 
+  it('accepts only well-formed UTF-8 in strings: no overlong forms, surrogates or code points above U+10FFFF', () => {
+    const node = compileSchema({ type: 'string' });
+    const accepts = (bytes: number[]): boolean => {
+      const m = JsonMatcher.start(node);
+      return [0x22, ...bytes, 0x22].every((b) => m.feed(b)) && m.complete;
+    };
+    expect(accepts([...new TextEncoder().encode('é€😀\u{10FFFF}')])).toBe(true);
+    expect(accepts([0xe0, 0x99, 0xb8])).toBe(false); // overlong
+    expect(accepts([0xed, 0xa0, 0x80])).toBe(false); // surrogate
+    expect(accepts([0xf0, 0x8f, 0xbf, 0xbf])).toBe(false); // overlong
+    expect(accepts([0xf4, 0x90, 0x80, 0x80])).toBe(false); // above U+10FFFF
+  });
+
   it('names unsupported keywords in a typed error', () => {
     const failure = (() => {
       try {

@@ -26,3 +26,18 @@ export function randomSchema(rand: () => number, depth = 0): Record<string, unkn
       return { type: pick(['number', 'integer', 'boolean', 'null']) };
   }
 }
+
+const TOOL_NAMES = ['weather', 'find_toy', 'call', 'play', 'draw-it', 'count'];
+
+/**
+ * 1 to `maxTools` tools with distinct names, each with random parameters: an object of up to `maxProps`
+ * random properties (nested as deep as randomSchema goes below `depth`).
+ */
+export function randomTools(rand: () => number, { maxTools = 3, maxProps = 3, depth = 1 } = {}): Array<{ type: 'function'; function: { name: string; parameters: Record<string, unknown> } }> {
+  const names = [...TOOL_NAMES].sort(() => rand() - 0.5).slice(0, 1 + Math.floor(rand() * maxTools));
+  return names.map((name) => {
+    const props = [...NAMES].sort(() => rand() - 0.5).slice(0, Math.floor(rand() * (maxProps + 1)));
+    const properties = Object.fromEntries(props.map((p) => [p, randomSchema(rand, depth)]));
+    return { type: 'function', function: { name, parameters: { type: 'object', properties, required: props.filter(() => rand() < 0.6), additionalProperties: false } } };
+  });
+}

@@ -3,12 +3,14 @@
  * transformers.js when it has one, a documented plain-text default otherwise) and request fields into
  * generation options.
  */
-import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { Message, PreTrainedTokenizer } from '@huggingface/transformers';
 import { InvalidArgumentError } from '../../errors.ts';
-import type { ChatCompletionRequest, ChatMessage } from '../../openai/types.ts';
+import { hasToolCalls, validateToolTurn, type ToolPlan } from '../../openai/tools.ts';
+import type { ChatCompletionRequest, ChatMessage, ChatRequestMessage } from '../../openai/types.ts';
+import { offeredTools, plainMessages, templateCallsTools, templateMessages } from './tool-prompt.ts';
 import type { GenerateOptions } from '../../types.ts';
 
-const ROLES = new Set(['system', 'user', 'assistant']);
+const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 
 /**
  * The default for models without a chat template (such as the bundled story model):
@@ -27,23 +29,29 @@ export function defaultChatPrompt(messages: ChatMessage[]): string {
   return `${text}Assistant:`;
 }
 
-export function validateMessages(messages: unknown): ChatMessage[] {
+export function validateMessages(messages: unknown): ChatRequestMessage[] {
   if (!Array.isArray(messages) || messages.length === 0) throw new InvalidArgumentError('messages must be a non-empty array');
-  messages.forEach((m, i) => {
-    const role = (m as ChatMessage | null)?.role;
-    if (!ROLES.has(role as string)) throw new InvalidArgumentError(`messages[${i}].role must be system, user or assistant; got ${JSON.stringify(role)}`);
-    if (typeof (m as ChatMessage).content !== 'string') throw new InvalidArgumentError(`messages[${i}].content must be a string`);
+  const callIds = new Set<string>();
+  messages.forEach((m: ChatRequestMessage | null, i) => {
+    const role = m?.role;
+    if (!ROLES.has(role as string)) throw new InvalidArgumentError(`messages[${i}].role must be system, user, assistant or tool; got ${JSON.stringify(role)}`);
+    if (m!.role === 'tool' || hasToolCalls(m!)) return validateToolTurn(m!, i, callIds);
+    if (typeof m!.content !== 'string') throw new InvalidArgumentError(`messages[${i}].content must be a string`);
   });
-  return messages as ChatMessage[];
+  return messages as ChatRequestMessage[];
 }
 
-export function chatPromptIds(tokenizer: PreTrainedTokenizer, messages: ChatMessage[]): number[] {
+/** The prompt for a conversation, with the tools of `plan` offered (see tool-prompt.ts for how). */
+export function chatPromptIds(tokenizer: PreTrainedTokenizer, messages: ChatRequestMessage[], plan: ToolPlan | null = null): number[] {
+  const tools = offeredTools(plan);
   if (tokenizer.chat_template) {
+    const native = (tools.length > 0 || messages.some((m) => m.role === 'tool' || hasToolCalls(m))) && templateCallsTools(tokenizer);
+    const conversation = native ? templateMessages(messages) : plainMessages(messages, tools);
     // Templates write their own special tokens (BOS included), so nothing is added on top.
-    const text = tokenizer.apply_chat_template(messages, { add_generation_prompt: true, tokenize: false }) as string;
+    const text = tokenizer.apply_chat_template(conversation as Message[], { add_generation_prompt: true, tokenize: false, ...(native && tools.length && { tools }) }) as string;
     return tokenizer.encode(text, { add_special_tokens: false });
   }
-  return tokenizer.encode(defaultChatPrompt(messages));
+  return tokenizer.encode(defaultChatPrompt(plainMessages(messages, tools)));
 }
 
 /** The generation options an OpenAI request asks for; fields this runtime cannot honour are typed errors. */

@@ -13,7 +13,7 @@ type StringNode = Extract<Node, { kind: 'string' }>;
 
 type Frame =
   | { t: 'value'; node: Node; ws: number }
-  | { t: 'string'; node: StringNode; len: number; cont: number; bytes: number[] | null; enumBytes: number[][] | null }
+  | { t: 'string'; node: StringNode; len: number; cont: number; lo: number; hi: number; bytes: number[] | null; enumBytes: number[][] | null }
   | { t: 'number'; integer: boolean; state: NumberState; digits: number }
   | { t: 'literal'; options: number[][]; pos: number; onDone: 'value' | 'key'; keys: number[] | null }
   | { t: 'object'; node: ObjectNode; next: number; state: 'open' | 'colon' | 'after' | 'comma'; chosen: number; ws: number }
@@ -141,7 +141,7 @@ export class JsonMatcher {
       case 'array':
         return b === 0x5b /* [ */ && replace({ t: 'array', node, count: 0, state: 'open', ws: 0 });
       case 'string':
-        return b === QUOTE && replace({ t: 'string', node, len: 0, cont: 0, bytes: node.enum ? [] : null, enumBytes: node.enum ? node.enum.map((v) => [...enc.encode(v)]) : null });
+        return b === QUOTE && replace({ t: 'string', node, len: 0, cont: 0, lo: 0x80, hi: 0xbf, bytes: node.enum ? [] : null, enumBytes: node.enum ? node.enum.map((v) => [...enc.encode(v)]) : null });
       case 'number': {
         const f: Frame = { t: 'number', integer: node.integer, state: 'sign', digits: 0 };
         const next = b === 0x2d /* - */ ? 'sign' : numberStep(f, b);
@@ -163,8 +163,10 @@ export class JsonMatcher {
 
   private feedString(f: Extract<Frame, { t: 'string' }>, b: number): boolean {
     if (f.cont > 0) {
-      if (b < 0x80 || b > 0xbf) return false;
+      if (b < f.lo || b > f.hi) return false;
       f.cont--;
+      f.lo = 0x80;
+      f.hi = 0xbf;
     } else if (b === QUOTE) {
       if (f.len < f.node.minLength) return false;
       if (f.enumBytes && !f.enumBytes.some((e) => e.length === f.bytes!.length && e.every((x, i) => x === f.bytes![i]))) return false;
@@ -175,6 +177,9 @@ export class JsonMatcher {
       if (b >= 0x80) {
         if (b < 0xc2 || b > 0xf4) return false;
         f.cont = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1;
+        // The second byte's range rules out overlong forms, surrogates and code points above U+10FFFF.
+        f.lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+        f.hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
       }
       if (++f.len > f.node.maxLength) return false;
     }

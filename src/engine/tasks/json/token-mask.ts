@@ -4,7 +4,13 @@
  * walks the trie with copies of the matcher, pruning a subtree at the first byte it rejects.
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import type { JsonMatcher } from './matcher.ts';
+
+/** What the mask walks with: JsonMatcher, or a matcher for a larger format around JSON (a tool call). */
+export interface ByteMatcher {
+  clone(): ByteMatcher;
+  feed(b: number): boolean;
+  plainStringRoom(): number | null;
+}
 
 interface TrieNode {
   children: Map<number, TrieNode>;
@@ -53,7 +59,7 @@ export class TokenTrie {
   }
 
   /** Sets allowed[id] = 1 for every token whose bytes the matcher accepts; returns how many. */
-  allowed(matcher: JsonMatcher, allowed: Uint8Array): number {
+  allowed(matcher: ByteMatcher, allowed: Uint8Array): number {
     allowed.fill(0);
     let count = 0;
     const room = matcher.plainStringRoom();
@@ -79,7 +85,7 @@ export class TokenTrie {
       }
       return count;
     }
-    const walk = (node: TrieNode, m: JsonMatcher): void => {
+    const walk = (node: TrieNode, m: ByteMatcher): void => {
       for (const [b, child] of node.children) {
         const next = m.clone();
         if (!next.feed(b)) continue;
