@@ -6,6 +6,8 @@
  */
 import { AbortError, NetworkError, QuotaExceededError } from '../errors.ts';
 import { chunkRange, openCacheDb, type CacheDb, type FileRecord, type ModelRecord } from './cache-db.ts';
+import type { ServedManifest } from '../model-format.ts';
+import type { ByteSource, StorageUsage } from '../types.ts';
 import { download, MemorySink, sha256Hex, type ChunkSink, type DownloadOptions, type FileSpec } from './download.ts';
 
 export interface CacheConfig {
@@ -19,10 +21,8 @@ export interface CacheConfig {
 
 export const DEFAULT_CACHE: CacheConfig = { dbName: 'browser-slm', chunkBytes: 4 * 1024 * 1024 };
 
-export type FileSource = 'network' | 'cache' | 'other-tab';
-
 export interface FileReadOptions extends Omit<DownloadOptions, 'onProgress'> {
-  onProgress?: (loaded: number, total: number | undefined, source: FileSource) => void;
+  onProgress?: (loaded: number, total: number | undefined, source: ByteSource) => void;
 }
 
 export interface CachedModel {
@@ -42,18 +42,12 @@ export interface ModelRef {
   id: string;
   revision: string;
   baseUrl: string;
-  manifest: unknown | null;
+  manifest: ServedManifest | null;
 }
 
 const PROGRESS_CHANNEL = 'browser-slm-download-progress';
 /** Key of the throw-away chunks written to test for space. */
 const PROBE_KEY = '\u0000space-probe';
-
-/** The parts of a model's manifest.json the cache relies on. */
-export interface ManifestLike {
-  revision?: string;
-  files?: Record<string, { bytes: number; sha256: string }>;
-}
 
 export class WeightCache {
   private constructor(
@@ -96,15 +90,15 @@ export class WeightCache {
    * `fetchManifest` returns null for a model without one and throws NetworkError when offline, in
    * which case the cached manifest (if any) stands in.
    */
-  async manifest(baseUrl: string, fetchManifest: () => Promise<ManifestLike | null>, revalidate: boolean, signal?: AbortSignal): Promise<ManifestLike | null> {
-    const lookup = async (): Promise<ManifestLike | null> => {
+  async manifest(baseUrl: string, fetchManifest: () => Promise<ServedManifest | null>, revalidate: boolean, signal?: AbortSignal): Promise<ServedManifest | null> {
+    const lookup = async (): Promise<ServedManifest | null> => {
       const cached = await this.latest(baseUrl);
-      if (cached?.manifest && !revalidate) return cached.manifest as ManifestLike;
-      let manifest: ManifestLike | null;
+      if (cached?.manifest && !revalidate) return cached.manifest as ServedManifest;
+      let manifest: ServedManifest | null;
       try {
         manifest = await fetchManifest();
       } catch (err) {
-        if (err instanceof NetworkError && cached) return cached.manifest as ManifestLike | null;
+        if (err instanceof NetworkError && cached) return cached.manifest as ServedManifest | null;
         throw err;
       }
       if (manifest?.revision && this.db) await this.saveModel({ id: baseUrl, baseUrl, revision: manifest.revision, manifest });
@@ -225,6 +219,20 @@ export class WeightCache {
     const stale = (await this.db.getAll('models')).filter((m) => m.baseUrl === ref.baseUrl && m.key !== keep).map((m) => m.key);
     for (const key of stale) await this.delete(key);
     return stale;
+  }
+
+  /** What the cache holds against what the browser allows this origin. */
+  async usage(): Promise<StorageUsage> {
+    const models = await this.list();
+    const estimate = await globalThis.navigator?.storage?.estimate?.();
+    return {
+      persistent: this.persistent,
+      ...(this.unavailableReason && { reason: this.unavailableReason }),
+      cachedBytes: models.reduce((n, m) => n + m.bytes + m.partialBytes, 0),
+      ...(estimate?.usage !== undefined && { usage: estimate.usage }),
+      ...(estimate?.quota !== undefined && { quota: estimate.quota }),
+      ...(this.config.budgetBytes !== undefined && { budgetBytes: this.config.budgetBytes }),
+    };
   }
 
   async clear(): Promise<void> {

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, IntegrityError, InvalidModelFileError, NetworkError, QuotaExceededError } from '../../src/errors.ts';
 import { chunkRange, openCacheDb, SCHEMA_VERSION } from '../../src/storage/cache-db.ts';
 import type { FileSpec } from '../../src/storage/download.ts';
-import { WeightCache, type FileSource, type ModelRef } from '../../src/storage/weight-cache.ts';
+import type { ByteSource } from '../../src/types.ts';
+import { WeightCache, type ModelRef } from '../../src/storage/weight-cache.ts';
 import { startFileServer, type FileServer } from '../support/file-server.ts';
 import { STORIES_DIR } from '../support/sources.ts';
 
@@ -40,8 +41,8 @@ async function stored(path: string): Promise<{ record: unknown; chunks: number }
   return result;
 }
 
-function progressLog(): { events: Array<{ loaded: number; source: FileSource }>; onProgress: (loaded: number, total: number | undefined, source: FileSource) => void } {
-  const events: Array<{ loaded: number; source: FileSource }> = [];
+function progressLog(): { events: Array<{ loaded: number; source: ByteSource }>; onProgress: (loaded: number, total: number | undefined, source: ByteSource) => void } {
+  const events: Array<{ loaded: number; source: ByteSource }> = [];
   return { events, onProgress: (loaded, _total, source) => events.push({ loaded, source }) };
 }
 

@@ -3,7 +3,8 @@
  * `auto` can say why it chose WASM; the KV cache stays on the GPU between steps (only logits come back).
  */
 import type { RuntimeEnv } from '../../env.ts';
-import type { ExecutionBackend, Ort } from './types.ts';
+import { webgpuDevice, webgpuOrtInstance } from './ort-env.ts';
+import type { ExecutionBackend } from './types.ts';
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string };
@@ -37,25 +38,15 @@ export async function probeWebGpu(largestTensorBytes: number): Promise<WebGpuPro
   return { ok: true, adapter, description };
 }
 
-let ortPromise: Promise<Ort> | null = null;
-
 export async function webgpuBackend(env: RuntimeEnv, probe: Extract<WebGpuProbe, { ok: true }>): Promise<ExecutionBackend> {
-  ortPromise ??= import('onnxruntime-web/webgpu').then((ort) => {
-    ort.env.wasm.wasmPaths = env.ortBaseUrl;
-    ort.env.wasm.numThreads = 1;
-    ort.env.wasm.proxy = false;
-    ort.env.logLevel = 'error';
-    (ort.env.webgpu as { adapter?: unknown }).adapter = probe.adapter;
-    return ort as unknown as Ort;
-  });
-  const ort = await ortPromise;
+  const ort = await webgpuOrtInstance(env, probe.adapter);
   const lostListeners: Array<(reason: string) => void> = [];
   let watching = false;
   const watchDevice = async (): Promise<void> => {
     if (watching) return;
     watching = true;
-    const device = (await Promise.resolve((ort.env.webgpu as { device?: unknown }).device)) as { lost?: Promise<{ message: string }> } | undefined;
-    void device?.lost?.then((info) => lostListeners.forEach((l) => l(`the WebGPU device was lost: ${info.message || 'no reason given'}`)));
+    const device = await webgpuDevice();
+    void device?.lost?.then((info) => lostListeners.forEach((l) => l(`device was lost: ${info.message || 'no reason given'}`)));
   };
   return {
     name: 'webgpu',
