@@ -33,6 +33,8 @@ let requestCounter = 0;
 
 export class SlmClient {
   private terminated = false;
+  /** Calls not settled yet, with the handle they run on. */
+  private readonly inFlight = new Map<Promise<unknown>, string | undefined>();
   /** Rejects every call still waiting when the client is terminated (a terminated worker never answers). */
   private readonly ended: Promise<never>;
   private end!: (err: ClientTerminatedError) => void;
@@ -132,15 +134,33 @@ export class SlmClient {
   terminate(): void {
     if (this.terminated) return;
     this.terminated = true;
+    this.endingCalls();
     this.end(new ClientTerminatedError('the client was terminated; create a new one to load models again'));
     if (this.comlink) (this.engine as RemoteEngine)[this.comlink.releaseProxy]();
     this.worker?.terminate();
   }
 
-  /** @internal The one way handles reach the engine: the signal becomes a request id across the worker. */
-  engineCall<T>(signal: AbortSignal | undefined, fn: (engine: AnyEngine, extra: RequestOptions) => Promise<T>): Promise<T> {
+  /**
+   * @internal The one way handles reach the engine: the signal becomes a request id across the worker.
+   * `handle` names the model the call runs on, so unload() can tell which calls it ends.
+   */
+  engineCall<T>(signal: AbortSignal | undefined, fn: (engine: AnyEngine, extra: RequestOptions) => Promise<T>, handle?: string): Promise<T> {
     if (this.terminated) return this.ended;
-    return Promise.race([this.call(signal, (extra) => fn(this.engine, extra)), this.ended]);
+    const settled = Promise.race([this.call(signal, (extra) => fn(this.engine, extra)), this.ended]);
+    // A promise of our own, so that tracking it adds no handler to what the caller receives.
+    const call = new Promise<T>((resolve, reject) => {
+      settled.then(resolve, reject).finally(() => this.inFlight.delete(call));
+    });
+    this.inFlight.set(call, handle);
+    return call;
+  }
+
+  /**
+   * @internal Calls on `handle` (every call when undefined) are being ended on purpose (unload,
+   * terminate): their rejection is not reported as unhandled; whoever awaits them still gets it.
+   */
+  endingCalls(handle?: string): void {
+    for (const [call, on] of this.inFlight) if (handle === undefined || on === handle) call.catch(() => {});
   }
 
   /** @internal */
@@ -206,17 +226,17 @@ export class ModelHandle {
    */
   extract(text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'> = {}): Promise<ExtractionResult> {
     const { signal, ...rest } = options;
-    return this.client.engineCall(signal, (engine, extra) => engine.extract(this.handle, text, schema, { ...rest, ...extra }));
+    return this.call(signal, (engine, extra) => engine.extract(this.handle, text, schema, { ...rest, ...extra }));
   }
 
   /** Embeddings (L2-normalised mean-pooled final hidden states), one per text. */
   embed(texts: string[], options: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.embed(this.handle, texts, extra));
+    return this.call(options.signal, (engine, extra) => engine.embed(this.handle, texts, extra));
   }
 
   /** Zero-shot classification by label likelihood: a probability per label, summing to 1. */
   classifyZeroShot(text: string, labels: string[], options: { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.classifyZeroShot(this.handle, text, labels, extra));
+    return this.call(options.signal, (engine, extra) => engine.classifyZeroShot(this.handle, text, labels, extra));
   }
 
   /** Trains a classifier head on labelled examples, in the worker; reports held-out accuracy and a confusion matrix. */
@@ -225,32 +245,32 @@ export class ModelHandle {
     options: TrainOptions & { signal?: AbortSignal; onProgress?: (p: TrainingProgress) => void } = {},
   ): Promise<TrainingReport> {
     const { signal, onProgress, ...train } = options;
-    return this.client.engineCall(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
+    return this.call(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
   }
 
   /** Embeds documents and stores them in IndexedDB under `collection`, for search(). */
   indexDocuments(collection: string, docs: Array<{ id: string; text: string }>, options: { signal?: AbortSignal } = {}): Promise<number> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.indexDocuments(this.handle, collection, docs, extra));
+    return this.call(options.signal, (engine, extra) => engine.indexDocuments(this.handle, collection, docs, extra));
   }
 
   /** The k stored documents of `collection` most similar to `query` (cosine), best first. */
   search(collection: string, query: string, k = 5, options: { signal?: AbortSignal } = {}): Promise<SearchHit[]> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.search(this.handle, collection, query, k, extra));
+    return this.call(options.signal, (engine, extra) => engine.search(this.handle, collection, query, k, extra));
   }
 
   /** Saves a skill bound to this model (its id and revision). */
   saveSkill(definition: SkillDefinition): Promise<SealedSkill> {
-    return this.client.engineCall(undefined, (engine) => engine.saveSkill(this.handle, definition));
+    return this.call(undefined, (engine) => engine.saveSkill(this.handle, definition));
   }
 
   /** Runs a saved skill on this model: a label distribution (classifier, zero-shot) or a JSON value (extractor). */
   runSkill(name: string, input: string, options: { signal?: AbortSignal } = {}): Promise<unknown> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.runSkill(this.handle, name, input, extra));
+    return this.call(options.signal, (engine, extra) => engine.runSkill(this.handle, name, input, extra));
   }
 
   /** Applies a trained head: a probability per label. */
   classify(head: ClassifierHead, text: string, options: { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.classify(this.handle, head, text, extra));
+    return this.call(options.signal, (engine, extra) => engine.classify(this.handle, head, text, extra));
   }
 
   /**
@@ -280,20 +300,26 @@ export class ModelHandle {
 
   private generateWith(prompt: string, options: GenerateOptions, onText?: (chunk: string) => void): Promise<GenerationResult> {
     const { signal, ...rest } = options;
-    return this.client.engineCall(signal, (engine, extra) => engine.generate(this.handle, prompt, { ...rest, ...extra }, onText && this.client.wrapCallback(onText)));
+    return this.call(signal, (engine, extra) => engine.generate(this.handle, prompt, { ...rest, ...extra }, onText && this.client.wrapCallback(onText)));
   }
 
   private chatWith(request: ChatCompletionRequest, signal: AbortSignal | undefined, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
-    return this.client.engineCall(signal, (engine, extra) => engine.chatCompletion(this.handle, request, extra, onChunk && this.client.wrapCallback(onChunk)));
+    return this.call(signal, (engine, extra) => engine.chatCompletion(this.handle, request, extra, onChunk && this.client.wrapCallback(onChunk)));
   }
 
   async refreshInfo(): Promise<ModelInfo> {
-    this.info = await this.client.engineCall(undefined, async (engine) => engine.info(this.handle));
+    this.info = await this.call(undefined, async (engine) => engine.info(this.handle));
     return this.info;
   }
 
+  /** Frees the model; calls still running or waiting on it reject (AbortError, ModelNotLoadedError). */
   unload(): Promise<void> {
-    return this.client.engineCall(undefined, (engine) => engine.unload(this.handle));
+    this.client.endingCalls(this.handle);
+    return this.call(undefined, (engine) => engine.unload(this.handle));
+  }
+
+  private call<T>(signal: AbortSignal | undefined, fn: (engine: AnyEngine, extra: RequestOptions) => Promise<T>): Promise<T> {
+    return this.client.engineCall(signal, fn, this.handle);
   }
 }
 

@@ -288,16 +288,20 @@ describe('runtime API in a Web Worker (WASM)', () => {
         const listen = (e: PromiseRejectionEvent): number => unhandled.push(String((e.reason as Error)?.name ?? e.reason));
         window.addEventListener('unhandledrejection', listen);
         const b = await window.client.load('stories260k', { dtype: 'q4' });
-        const settled = Promise.allSettled([b.generate('Once upon a time', { maxNewTokens: 200 }), b.stream('Once upon a time', { maxNewTokens: 200 }).result]);
+        const running = b.generate('Once upon a time', { maxNewTokens: 200 });
+        const waiting = b.generate('Once upon a time', { maxNewTokens: 200 });
+        const streamed = b.stream('Once upon a time', { maxNewTokens: 200 });
         await new Promise((resolve) => setTimeout(resolve, 5));
+        // As a caller writes it: unload first, then look at what became of the generations.
         await b.unload();
-        const outcomes = (await settled).map((s) => (s.status === 'rejected' ? (s.reason as Error).name : 'fulfilled'));
+        const outcomes: string[] = [];
+        for (const call of [running, waiting, streamed.result]) outcomes.push(await call.then(() => 'fulfilled', (e: Error) => e.name));
         await new Promise((resolve) => setTimeout(resolve, 200));
         window.removeEventListener('unhandledrejection', listen);
         return { outcomes, unhandled };
       });
       expect(r.unhandled).toEqual([]);
-      expect(r.outcomes).toEqual(['AbortError', 'ModelNotLoadedError']);
+      expect(r.outcomes).toEqual(['AbortError', 'ModelNotLoadedError', 'ModelNotLoadedError']);
       await stillWorks();
     });
 
@@ -305,15 +309,22 @@ describe('runtime API in a Web Worker (WASM)', () => {
       const r = await ok(async () => {
         const client = await window.slm.SlmClient.inWorker();
         const m = await client.load('stories260k', { dtype: 'q4' });
-        const waiting = m.generate('Once upon a time', { maxNewTokens: 400 }).catch((e: Error) => e);
+        const unhandled: string[] = [];
+        const listen = (e: PromiseRejectionEvent): number => unhandled.push(String((e.reason as Error)?.name ?? e.reason));
+        window.addEventListener('unhandledrejection', listen);
+        const waiting = m.generate('Once upon a time', { maxNewTokens: 400 });
         client.terminate();
+        await new Promise((resolve) => setTimeout(resolve, 50));
         const describe = (e: unknown): { name: string; code: string; typed: boolean } => ({ name: (e as Error).name, code: (e as { code: string }).code, typed: e instanceof window.slm.ClientTerminatedError });
         const later = await Promise.all([m.generate('x').catch(describe), client.load('stories260k').catch(describe), client.models().catch(describe)]);
-        return { waiting: describe(await waiting), later };
+        const result = { waiting: await waiting.catch(describe), later, unhandled };
+        window.removeEventListener('unhandledrejection', listen);
+        return result;
       });
       const terminated = { name: 'ClientTerminatedError', code: 'client-terminated', typed: true };
       expect(r.waiting).toEqual(terminated);
       expect(r.later).toEqual([terminated, terminated, terminated]);
+      expect(r.unhandled).toEqual([]);
     });
   });
 });
