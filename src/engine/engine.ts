@@ -23,7 +23,7 @@ import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, 
 import type { EngineApi, RequestOptions, TrainingProgress } from './api.ts';
 import { decode } from './generation/decode-loop.ts';
 import { loadModel, type LoadRequest } from './load/load.ts';
-import type { LoadedDecoder, LoadedModel } from './load/loaded.ts';
+import { describeModel, type LoadedDecoder, type LoadedModel } from './load/loaded.ts';
 import { chatPromptIds } from './tasks/chat.ts';
 import { checkExamples, checkHead, embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions } from './tasks/classify.ts';
 import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
@@ -88,25 +88,7 @@ export class Engine implements EngineApi {
 
   info(handle: string): ModelInfo {
     const { model, loaded } = this.entry(handle);
-    const { backend, contextLength, vocabSize } = loaded.kind === 'decoder' ? { backend: loaded.decoder.backend, ...loaded.decoder.shape } : loaded.encoder;
-    return {
-      handle,
-      model,
-      kind: loaded.kind,
-      url: loaded.url,
-      dtype: loaded.dtype,
-      backend: backend.name,
-      backendReason: loaded.backendReason,
-      fellBack: loaded.fellBack,
-      threads: backend.threads,
-      crossOriginIsolated: globalThis.crossOriginIsolated === true,
-      contextLength,
-      vocabSize,
-      weightBytes: loaded.weightBytes,
-      storage: loaded.storage,
-      load: loaded.timings,
-      ...(backend.adapter && { adapter: backend.adapter }),
-    };
+    return describeModel(handle, model, loaded);
   }
 
   list(): ModelInfo[] {

@@ -1,4 +1,4 @@
-/** What a loaded model is, for the engine and the tasks: a decoder (every task) or an encoder (embeddings). */
+/** What a loaded model is, for the engine and the tasks: a decoder (every task) or an encoder (embeddings), and how it is described to callers. */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { Dtype } from '../../model-format.ts';
 import type { LoadTimings, ModelInfo } from '../../types.ts';
@@ -32,3 +32,26 @@ export interface LoadedEncoder extends LoadedCommon {
 }
 
 export type LoadedModel = LoadedDecoder | LoadedEncoder;
+
+/** What the caller learns about a loaded model (ModelInfo): backend and why, sizes, storage, timings. */
+export function describeModel(handle: string, model: string, loaded: LoadedModel): ModelInfo {
+  const { backend, contextLength, vocabSize } = loaded.kind === 'decoder' ? { backend: loaded.decoder.backend, ...loaded.decoder.shape } : loaded.encoder;
+  return {
+    handle,
+    model,
+    kind: loaded.kind,
+    url: loaded.url,
+    dtype: loaded.dtype,
+    backend: backend.name,
+    backendReason: loaded.backendReason,
+    fellBack: loaded.fellBack,
+    threads: backend.threads,
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    contextLength,
+    vocabSize,
+    weightBytes: loaded.weightBytes,
+    storage: loaded.storage,
+    load: loaded.timings,
+    ...(backend.adapter && { adapter: backend.adapter }),
+  };
+}

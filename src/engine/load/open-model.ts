@@ -82,6 +82,7 @@ async function openDecoder(backends: DecoderBackends, files: ModelFiles, shape: 
   let onnx: Uint8Array | null = weights;
   // After loading, the weights live only in ORT's memory; a later WASM fallback reads them from the store again.
   const onnxBytes = async (): Promise<Uint8Array> => onnx ?? files.reread(files.onnxPath);
+  // Named before the session exists, for WebGPU's output placement; the decoder checks them against the graph.
   const outputs = ['logits', ...Array.from({ length: shape.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat()];
 
   const started = performance.now();
