@@ -25,14 +25,14 @@ export interface OpenOptions {
   signal?: AbortSignal;
 }
 
-/** Where decoders get their execution backends (fakes in Node tests of the policy). */
-export interface DecoderBackends {
+/** Where models get their execution backends and the WebGPU probe (fakes in Node tests of the policy). */
+export interface ModelBackends {
   probe(largestTensorBytes: number): Promise<WebGpuProbe>;
   wasm(): Promise<ExecutionBackend>;
   webgpu(probe: Extract<WebGpuProbe, { ok: true }>): Promise<ExecutionBackend>;
 }
 
-export function ortBackends(env: RuntimeEnv, threads: number): DecoderBackends {
+export function ortBackends(env: RuntimeEnv, threads: number): ModelBackends {
   return { probe: probeWebGpu, wasm: () => wasmBackend(env, threads), webgpu: (probe) => webgpuBackend(env, probe) };
 }
 
@@ -47,7 +47,7 @@ export interface Preparation {
   probe: Promise<WebGpuProbe> | null;
 }
 
-export function prepareOpen(backends: DecoderBackends, config: ModelConfig, manifestKind: ModelKind | null, baseUrl: string, opts: OpenOptions): Preparation {
+export function prepareOpen(backends: ModelBackends, config: ModelConfig, manifestKind: ModelKind | null, baseUrl: string, opts: OpenOptions): Preparation {
   const kind = manifestKind ?? (isEncoderConfig(config) ? 'encoder' : 'decoder');
   if (kind === 'encoder') return { kind, shape: null, probe: null };
   const shape = decoderShape(config, baseUrl);
@@ -59,7 +59,7 @@ export function prepareOpen(backends: DecoderBackends, config: ModelConfig, mani
 }
 
 export async function openModel(
-  backends: DecoderBackends,
+  backends: ModelBackends,
   transformers: TransformersCache,
   files: ModelFiles,
   prepared: Preparation,
@@ -68,10 +68,10 @@ export async function openModel(
 ): Promise<LoadedModel> {
   throwIfAborted(opts.signal, `loading ${files.model}`);
   progress.emit({ phase: 'compile' });
-  return prepared.shape ? openDecoder(backends, files, prepared.shape, prepared.probe, opts, progress) : openEncoder(transformers, files, opts);
+  return prepared.shape ? openDecoder(backends, files, prepared.shape, prepared.probe, opts, progress) : openEncoder(backends, transformers, files, opts);
 }
 
-async function openDecoder(backends: DecoderBackends, files: ModelFiles, shape: DecoderShape, probe: Promise<WebGpuProbe> | null, opts: OpenOptions, progress: LoadProgress): Promise<LoadedDecoder> {
+async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: DecoderShape, probe: Promise<WebGpuProbe> | null, opts: OpenOptions, progress: LoadProgress): Promise<LoadedDecoder> {
   const parse = (path: string): object => JSON.parse(new TextDecoder().decode(files.files.get(path)!)) as object;
   const tokenizer = new PreTrainedTokenizer(parse(TOKENIZER), parse(TOKENIZER_CONFIG));
   const eos = files.config.eos_token_id ?? tokenizer.eos_token_id;
@@ -150,7 +150,7 @@ async function openDecoder(backends: DecoderBackends, files: ModelFiles, shape: 
   return loaded;
 }
 
-async function openEncoder(transformers: TransformersCache, files: ModelFiles, opts: OpenOptions): Promise<LoadedEncoder> {
+async function openEncoder(backends: ModelBackends, transformers: TransformersCache, files: ModelFiles, opts: OpenOptions): Promise<LoadedEncoder> {
   const started = performance.now();
   const { config } = files;
   const contextLength = config.max_position_embeddings ?? 512;
@@ -165,7 +165,7 @@ async function openEncoder(transformers: TransformersCache, files: ModelFiles, o
   const webgpu: Candidate<Encoder> = {
     backend: 'webgpu',
     open: async () => {
-      const probe = await probeWebGpu(contextLength * (config.hidden_size ?? 0) * 4);
+      const probe = await backends.probe(contextLength * (config.hidden_size ?? 0) * 4);
       if (!probe.ok) throw new BackendUnusable(probe.reason);
       return open('webgpu', `WebGPU adapter: ${probe.description}`, probe.description)();
     },

@@ -12,7 +12,7 @@ import type { ExecutionBackend, InferenceSession, Ort } from '../../../src/engin
 import type { WebGpuProbe } from '../../../src/engine/backends/webgpu.ts';
 import type { ModelLoader } from '../../../src/engine/engine.ts';
 import type { ModelFiles } from '../../../src/engine/load/fetch-files.ts';
-import { openModel, prepareOpen, type DecoderBackends } from '../../../src/engine/load/open-model.ts';
+import { openModel, prepareOpen, type ModelBackends } from '../../../src/engine/load/open-model.ts';
 import { LoadProgress } from '../../../src/engine/load/progress.ts';
 import type { Backend } from '../../../src/types.ts';
 import { STORIES_DIR } from '../../support/sources.ts';
@@ -110,7 +110,7 @@ export function fakeBackend(name: Backend, script: SessionScript = {}): Executio
   };
 }
 
-export interface FakeBackends extends DecoderBackends {
+export interface FakeBackends extends ModelBackends {
   webgpuBackend: ReturnType<typeof fakeBackend>;
   wasmBackend: ReturnType<typeof fakeBackend>;
 }
@@ -146,7 +146,7 @@ export function storiesFiles(): ModelFiles {
 }
 
 /** A loader for `new Engine(loader)` that opens stories260k's files on `backends` (the real open step and backend policy). */
-export function fakeLoader(backends: DecoderBackends): ModelLoader {
+export function fakeLoader(backends: ModelBackends): ModelLoader {
   return async (_env: RuntimeEnv, _cache, transformers, _model, options) => {
     const files = storiesFiles();
     const open = { device: options.device ?? 'auto', threads: 1 };
