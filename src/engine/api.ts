@@ -41,7 +41,8 @@ export interface EngineApi {
 
   embed(handle: string, texts: string[], options?: RequestOptions): Promise<Float32Array[]>;
   classifyZeroShot(handle: string, text: string, labels: string[], options?: RequestOptions): Promise<Record<string, number>>;
-  trainClassifier(handle: string, examples: Array<{ text: string; label: string }>, options?: TrainOptions & RequestOptions, onProgress?: (p: TrainingProgress) => void): Promise<TrainingReport>;
+  /** `onProgress` reports features and epochs; the last report is delivered before the result. */
+  trainClassifier(handle: string, examples: Array<{ text: string; label: string }>, options?: TrainOptions & RequestOptions, onProgress?: (p: TrainingProgress) => void | Promise<void>): Promise<TrainingReport>;
   classify(handle: string, head: ClassifierHead, text: string, options?: RequestOptions): Promise<Record<string, number>>;
 
   saveSkill(handle: string, definition: SkillDefinition): Promise<SealedSkill>;

@@ -166,18 +166,24 @@ export class Engine implements EngineApi {
     return this.queued(entry, options, () => zeroShot(entry.loaded.decoder, entry.loaded.tokenizer, text, labels));
   }
 
-  async trainClassifier(handle: string, examples: Array<{ text: string; label: string }>, options: TrainOptions & RequestOptions = {}, onProgress?: (p: TrainingProgress) => void): Promise<TrainingReport> {
+  async trainClassifier(handle: string, examples: Array<{ text: string; label: string }>, options: TrainOptions & RequestOptions = {}, onProgress?: (p: TrainingProgress) => void | Promise<void>): Promise<TrainingReport> {
     const entry = this.entry(handle);
     rejectUnknownKeys('training option', options, TRAIN_KEYS);
     checkExamples(examples);
+    // Across a worker each progress call is a message of its own: the last one is awaited so that
+    // every report reaches the caller before the result does.
+    let delivered: void | Promise<void> = undefined;
+    const report = (p: TrainingProgress): void => void (delivered = onProgress?.(p));
     return this.queued(entry, options, async (signal) => {
       const features: Float32Array[] = [];
       for (const e of examples) {
         throwIfAborted(signal, 'training');
         features.push(await embedOne(entry.loaded, e.text));
-        onProgress?.({ phase: 'features', done: features.length, total: examples.length, epoch: 0, maxEpochs: 0, trainLoss: NaN, validationLoss: NaN });
+        report({ phase: 'features', done: features.length, total: examples.length, epoch: 0, maxEpochs: 0, trainLoss: NaN, validationLoss: NaN });
       }
-      return trainHead(features, examples.map((e) => e.label), options, onProgress && ((p) => onProgress({ ...p, phase: 'training' })));
+      const trained = trainHead(features, examples.map((e) => e.label), options, (p) => report({ ...p, phase: 'training' }));
+      await delivered;
+      return trained;
     });
   }
 

@@ -20,7 +20,8 @@ describe('demo task panels', () => {
     await page.getByRole('button', { name: 'Send' }).click();
     const reply = page.locator('.bubble.assistant');
     await expect.poll(async () => ((await reply.textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(10);
-    await expect.poll(() => page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
+    // Send is enabled again when the reply has ended, however long the rest of it takes.
+    await expect.poll(() => page.getByRole('button', { name: 'Send' }).isEnabled(), { timeout: 30_000 }).toBe(true);
   });
 
   it('extraction shows a JSON object with a string name and an integer age', async () => {
