@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'integrity'
   | 'quota-exceeded'
   | 'aborted'
+  | 'client-terminated'
   | 'internal';
 
 export class SlmError extends Error {
@@ -90,6 +91,12 @@ export class AbortError extends SlmError {
   override readonly code = 'aborted';
 }
 
+/** The client was terminated: its worker and every model in it are gone; start a new client. */
+export class ClientTerminatedError extends SlmError {
+  override name = 'ClientTerminatedError';
+  override readonly code = 'client-terminated';
+}
+
 const BY_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) => SlmError> = {
   'invalid-argument': InvalidArgumentError,
   'unsupported-schema': UnsupportedSchemaError,
@@ -104,6 +111,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unkno
   integrity: IntegrityError,
   'quota-exceeded': QuotaExceededError,
   aborted: AbortError,
+  'client-terminated': ClientTerminatedError,
   internal: SlmError,
 };
 

@@ -1,6 +1,7 @@
 /** Public API of the browser SLM runtime. */
 export { SlmClient, ModelHandle, type GenerationStream, type ClientOptions } from './client/client.ts';
 export { Engine, type SkillDefinition } from './engine/engine.ts';
+export type { EngineApi, RequestOptions } from './engine/api.ts';
 export type { SearchHit } from './search/document-store.ts';
 export { canonicalJson, type SealedSkill, type Skill, type SkillTask } from './skills/skill.ts';
 export { defaultEnv, type RuntimeEnv } from './env.ts';

@@ -1,6 +1,8 @@
 /** Public types of the runtime: what an embedder passes in and gets back. All are structured-clone safe. */
 
-export type Dtype = 'fp32' | 'q8' | 'q4';
+import type { Dtype, ModelKind } from './model-format.ts';
+
+export type { Dtype, ModelKind };
 export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
 export type Backend = 'webgpu' | 'wasm';
 
@@ -73,7 +75,7 @@ export interface ModelInfo {
   handle: string;
   model: string;
   /** 'decoder': a causal LM (every task); 'encoder': an encoder-only Hub model (embeddings, trained classifiers, search). */
-  kind: 'decoder' | 'encoder';
+  kind: ModelKind;
   /** Folder the files came from. */
   url: string;
   dtype: Dtype;

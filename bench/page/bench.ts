@@ -6,7 +6,7 @@ import { Wllama } from '@wllama/wllama/esm/index.js'; // the built ESM (the pack
 import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import * as Comlink from 'comlink';
 import { extractionPrompt, SlmClient, type Dtype, type ModelHandle } from '../../src/index.ts';
-import { WeightCache } from '../../src/storage/weight-cache.ts';
+import { openStores } from '../../src/storage/stores.ts';
 import type { BaselineApi, Run } from './types.ts';
 
 let ours: { client: SlmClient; model: ModelHandle } | null = null;
@@ -152,7 +152,7 @@ const bench = {
     for (let at = 0; at < bytes.byteLength; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
     const mbps = (ms: number): number => (megabytes * 1000) / ms;
 
-    const cache = await WeightCache.open({ dbName: 'bench-cache', chunkBytes });
+    const cache = (await openStores({ dbName: 'bench-cache', chunkBytes })).weights;
     const ref = { id: 'bench', revision: 'r', baseUrl: 'bench:', manifest: null };
     let t = performance.now();
     await cache.put(ref, 'blob', bytes);

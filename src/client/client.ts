@@ -4,20 +4,20 @@
  */
 import type * as ComlinkTypes from 'comlink';
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
-import type { Engine, SkillDefinition } from '../engine/engine.ts';
+import type { EngineApi, RequestOptions, TrainingProgress } from '../engine/api.ts';
+import { ClientTerminatedError } from '../errors.ts';
+import type { SkillDefinition } from '../skills/service.ts';
 import type { SealedSkill } from '../skills/skill.ts';
 import type { SearchHit } from '../search/document-store.ts';
 import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
-import type { ClassifierHead, TrainingReport, TrainOptions, TrainProgress } from '../engine/tasks/classify.ts';
+import type { ClassifierHead, TrainingReport, TrainOptions } from '../engine/tasks/classify.ts';
 import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
-type EngineApi = Pick<
-  Engine,
-  'configure' | 'abort' | 'load' | 'info' | 'list' | 'unload' | 'generate' | 'chatCompletion' | 'extract' | 'embed' | 'classifyZeroShot' | 'trainClassifier' | 'classify' | 'saveSkill' | 'listSkills' | 'deleteSkill' | 'exportSkill' | 'importSkill' | 'runSkill' | 'indexDocuments' | 'search' | 'deleteCollection' | 'cachedModels' | 'deleteCachedModel' | 'clearCache' | 'storageUsage'
->;
-type RemoteEngine = ComlinkTypes.Remote<Engine>;
+type RemoteEngine = ComlinkTypes.Remote<EngineApi>;
+/** The engine as the client reaches it: in-page, or across the worker (every call then returns a promise). */
+type AnyEngine = EngineApi | RemoteEngine;
 
 /** An AsyncIterable of text chunks that also exposes the final result (text, ids, stats). */
 export interface GenerationStream extends AsyncIterable<string> {
@@ -32,17 +32,27 @@ export interface ClientOptions {
 let requestCounter = 0;
 
 export class SlmClient {
+  private terminated = false;
+  /** Calls not settled yet, with the handle they run on. */
+  private readonly inFlight = new Map<Promise<unknown>, string | undefined>();
+  /** Rejects every call still waiting when the client is terminated (a terminated worker never answers). */
+  private readonly ended: Promise<never>;
+  private end!: (err: ClientTerminatedError) => void;
+
   private constructor(
-    private readonly engine: EngineApi | RemoteEngine,
+    private readonly engine: AnyEngine,
     private readonly comlink: typeof ComlinkTypes | null,
     private readonly worker: Worker | null,
-  ) {}
+  ) {
+    this.ended = new Promise<never>((_, reject) => (this.end = reject));
+    this.ended.catch(() => {}); // observed through each call's race
+  }
 
   /** Starts the engine in a dedicated module worker served by the app itself. */
   static async inWorker(options: ClientOptions & { worker?: Worker } = {}): Promise<SlmClient> {
     const Comlink = installErrorTransfer();
     const worker = options.worker ?? new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'slm-engine' });
-    const engine = Comlink.wrap<Engine>(worker);
+    const engine = Comlink.wrap<EngineApi>(worker);
     await engine.configure({ ...pageEnv(), ...options.env });
     return new SlmClient(engine, Comlink, worker);
   }
@@ -57,56 +67,54 @@ export class SlmClient {
 
   async load(model: string, options: LoadOptions = {}): Promise<ModelHandle> {
     const { onProgress, signal, ...rest } = options;
-    const info = await this.call(signal, (extra) =>
-      this.engine.load(model, { ...rest, ...extra }, onProgress && this.callback(onProgress)),
-    );
+    const info = await this.engineCall(signal, (engine, extra) => engine.load(model, { ...rest, ...extra }, onProgress && this.callback(onProgress)));
     return new ModelHandle(this, info);
   }
 
-  async models(): Promise<ModelInfo[]> {
-    return this.engine.list();
+  models(): Promise<ModelInfo[]> {
+    return this.engineCall(undefined, async (engine) => engine.list());
   }
 
   /** Saved skills, by name. */
   listSkills(): Promise<SealedSkill[]> {
-    return this.engine.listSkills();
+    return this.engineCall(undefined, async (engine) => engine.listSkills());
   }
 
   deleteSkill(name: string): Promise<void> {
-    return this.engine.deleteSkill(name);
+    return this.engineCall(undefined, async (engine) => engine.deleteSkill(name));
   }
 
   /** A skill as one JSON file to save or share (its content sealed with SHA-256). */
   exportSkill(name: string): Promise<string> {
-    return this.engine.exportSkill(name);
+    return this.engineCall(undefined, async (engine) => engine.exportSkill(name));
   }
 
   /** Imports a skill file; a modified file is an IntegrityError, one for a model not loaded or cached a ModelNotFoundError. */
   importSkill(file: string): Promise<SealedSkill> {
-    return this.engine.importSkill(file);
+    return this.engineCall(undefined, async (engine) => engine.importSkill(file));
   }
 
   /** Deletes a search collection and its stored embeddings. */
   deleteCollection(collection: string): Promise<void> {
-    return this.engine.deleteCollection(collection);
+    return this.engineCall(undefined, async (engine) => engine.deleteCollection(collection));
   }
 
   /** Cached model revisions (bytes, last use), most recent first. */
   cachedModels(): Promise<CachedModel[]> {
-    return this.engine.cachedModels();
+    return this.engineCall(undefined, async (engine) => engine.cachedModels());
   }
 
   /** Deletes one cached model revision and all its chunks. */
   deleteCachedModel(key: string): Promise<void> {
-    return this.engine.deleteCachedModel(key);
+    return this.engineCall(undefined, async (engine) => engine.deleteCachedModel(key));
   }
 
   clearCache(): Promise<void> {
-    return this.engine.clearCache();
+    return this.engineCall(undefined, async (engine) => engine.clearCache());
   }
 
   storageUsage(): Promise<StorageUsage> {
-    return this.engine.storageUsage();
+    return this.engineCall(undefined, async (engine) => engine.storageUsage());
   }
 
   /**
@@ -119,15 +127,40 @@ export class SlmClient {
     return (await storage.persisted()) || storage.persist();
   }
 
-  /** Stops the worker at once; every model in it is gone. */
+  /**
+   * Stops the worker at once; every model in it is gone. Calls still waiting and every later call
+   * reject with ClientTerminatedError.
+   */
   terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.endingCalls();
+    this.end(new ClientTerminatedError('the client was terminated; create a new one to load models again'));
     if (this.comlink) (this.engine as RemoteEngine)[this.comlink.releaseProxy]();
     this.worker?.terminate();
   }
 
-  /** @internal The one way handles reach the engine: the signal becomes a request id across the worker. */
-  engineCall<T>(signal: AbortSignal | undefined, fn: (engine: EngineApi | RemoteEngine, extra: { signal?: AbortSignal; requestId?: string }) => Promise<T>): Promise<T> {
-    return this.call(signal, (extra) => fn(this.engine, extra));
+  /**
+   * @internal The one way handles reach the engine: the signal becomes a request id across the worker.
+   * `handle` names the model the call runs on, so unload() can tell which calls it ends.
+   */
+  engineCall<T>(signal: AbortSignal | undefined, fn: (engine: AnyEngine, extra: RequestOptions) => Promise<T>, handle?: string): Promise<T> {
+    if (this.terminated) return this.ended;
+    const settled = Promise.race([this.call(signal, (extra) => fn(this.engine, extra)), this.ended]);
+    // A promise of our own, so that tracking it adds no handler to what the caller receives.
+    const call = new Promise<T>((resolve, reject) => {
+      settled.then(resolve, reject).finally(() => this.inFlight.delete(call));
+    });
+    this.inFlight.set(call, handle);
+    return call;
+  }
+
+  /**
+   * @internal Calls on `handle` (every call when undefined) are being ended on purpose (unload,
+   * terminate): their rejection is not reported as unhandled; whoever awaits them still gets it.
+   */
+  endingCalls(handle?: string): void {
+    for (const [call, on] of this.inFlight) if (handle === undefined || on === handle) call.catch(() => {});
   }
 
   /** @internal */
@@ -136,10 +169,13 @@ export class SlmClient {
   }
 
   /** In-page the signal goes straight through; across the worker it becomes a request id plus abort(). */
-  private async call<T>(signal: AbortSignal | undefined, fn: (extra: { signal?: AbortSignal; requestId?: string }) => Promise<T>): Promise<T> {
+  private async call<T>(signal: AbortSignal | undefined, fn: (extra: RequestOptions) => Promise<T>): Promise<T> {
     if (!this.comlink || !signal) return fn(signal ? { signal } : {});
     const requestId = `r${++requestCounter}`;
-    const abort = (): void => void this.engine.abort(requestId);
+    const abort = (): void => {
+      // After terminate() there is no worker left to tell.
+      if (!this.terminated) void Promise.resolve(this.engine.abort(requestId)).catch(() => {});
+    };
     if (signal.aborted) queueMicrotask(abort);
     signal.addEventListener('abort', abort);
     try {
@@ -190,51 +226,51 @@ export class ModelHandle {
    */
   extract(text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'> = {}): Promise<ExtractionResult> {
     const { signal, ...rest } = options;
-    return this.client.engineCall(signal, (engine, extra) => engine.extract(this.handle, text, schema, { ...rest, ...extra }));
+    return this.call(signal, (engine, extra) => engine.extract(this.handle, text, schema, { ...rest, ...extra }));
   }
 
   /** Embeddings (L2-normalised mean-pooled final hidden states), one per text. */
   embed(texts: string[], options: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.embed(this.handle, texts, extra));
+    return this.call(options.signal, (engine, extra) => engine.embed(this.handle, texts, extra));
   }
 
   /** Zero-shot classification by label likelihood: a probability per label, summing to 1. */
   classifyZeroShot(text: string, labels: string[], options: { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.classifyZeroShot(this.handle, text, labels, extra));
+    return this.call(options.signal, (engine, extra) => engine.classifyZeroShot(this.handle, text, labels, extra));
   }
 
   /** Trains a classifier head on labelled examples, in the worker; reports held-out accuracy and a confusion matrix. */
   trainClassifier(
     examples: Array<{ text: string; label: string }>,
-    options: TrainOptions & { signal?: AbortSignal; onProgress?: (p: TrainProgress & { phase: 'features' | 'training'; done?: number; total?: number }) => void } = {},
+    options: TrainOptions & { signal?: AbortSignal; onProgress?: (p: TrainingProgress) => void } = {},
   ): Promise<TrainingReport> {
     const { signal, onProgress, ...train } = options;
-    return this.client.engineCall(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
+    return this.call(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
   }
 
   /** Embeds documents and stores them in IndexedDB under `collection`, for search(). */
   indexDocuments(collection: string, docs: Array<{ id: string; text: string }>, options: { signal?: AbortSignal } = {}): Promise<number> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.indexDocuments(this.handle, collection, docs, extra));
+    return this.call(options.signal, (engine, extra) => engine.indexDocuments(this.handle, collection, docs, extra));
   }
 
   /** The k stored documents of `collection` most similar to `query` (cosine), best first. */
   search(collection: string, query: string, k = 5, options: { signal?: AbortSignal } = {}): Promise<SearchHit[]> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.search(this.handle, collection, query, k, extra));
+    return this.call(options.signal, (engine, extra) => engine.search(this.handle, collection, query, k, extra));
   }
 
   /** Saves a skill bound to this model (its id and revision). */
   saveSkill(definition: SkillDefinition): Promise<SealedSkill> {
-    return this.client.engineCall(undefined, (engine) => engine.saveSkill(this.handle, definition));
+    return this.call(undefined, (engine) => engine.saveSkill(this.handle, definition));
   }
 
   /** Runs a saved skill on this model: a label distribution (classifier, zero-shot) or a JSON value (extractor). */
   runSkill(name: string, input: string, options: { signal?: AbortSignal } = {}): Promise<unknown> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.runSkill(this.handle, name, input, extra));
+    return this.call(options.signal, (engine, extra) => engine.runSkill(this.handle, name, input, extra));
   }
 
   /** Applies a trained head: a probability per label. */
   classify(head: ClassifierHead, text: string, options: { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
-    return this.client.engineCall(options.signal, (engine, extra) => engine.classify(this.handle, head, text, extra));
+    return this.call(options.signal, (engine, extra) => engine.classify(this.handle, head, text, extra));
   }
 
   /**
@@ -264,20 +300,26 @@ export class ModelHandle {
 
   private generateWith(prompt: string, options: GenerateOptions, onText?: (chunk: string) => void): Promise<GenerationResult> {
     const { signal, ...rest } = options;
-    return this.client.engineCall(signal, (engine, extra) => engine.generate(this.handle, prompt, { ...rest, ...extra }, onText && this.client.wrapCallback(onText)));
+    return this.call(signal, (engine, extra) => engine.generate(this.handle, prompt, { ...rest, ...extra }, onText && this.client.wrapCallback(onText)));
   }
 
   private chatWith(request: ChatCompletionRequest, signal: AbortSignal | undefined, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
-    return this.client.engineCall(signal, (engine, extra) => engine.chatCompletion(this.handle, request, extra, onChunk && this.client.wrapCallback(onChunk)));
+    return this.call(signal, (engine, extra) => engine.chatCompletion(this.handle, request, extra, onChunk && this.client.wrapCallback(onChunk)));
   }
 
   async refreshInfo(): Promise<ModelInfo> {
-    this.info = await this.client.engineCall(undefined, async (engine) => engine.info(this.handle));
+    this.info = await this.call(undefined, async (engine) => engine.info(this.handle));
     return this.info;
   }
 
+  /** Frees the model; calls still running or waiting on it reject (AbortError, ModelNotLoadedError). */
   unload(): Promise<void> {
-    return this.client.engineCall(undefined, (engine) => engine.unload(this.handle));
+    this.client.endingCalls(this.handle);
+    return this.call(undefined, (engine) => engine.unload(this.handle));
+  }
+
+  private call<T>(signal: AbortSignal | undefined, fn: (engine: AnyEngine, extra: RequestOptions) => Promise<T>): Promise<T> {
+    return this.client.engineCall(signal, fn, this.handle);
   }
 }
 

@@ -1,45 +1,31 @@
 /**
- * create session → run task for Hub encoder models (BERT, MiniLM, …): transformers.js's feature-extraction
- * pipeline, fed the files the loader already fetched, verified and cached (it never fetches them
- * itself), on WebGPU when the probe and a first run succeed and on WASM otherwise.
+ * Hub encoder models (BERT, MiniLM, …): transformers.js's feature-extraction pipeline, fed the files
+ * the loader already fetched, verified and cached (it never fetches them itself).
  */
-import { env as transformersEnv, pipeline, type FeatureExtractionPipeline, type PreTrainedTokenizer } from '@huggingface/transformers';
-import { BackendUnavailableError, ContextOverflowError, InvalidArgumentError, SlmError, throwIfAborted } from '../errors.ts';
+import { pipeline, type FeatureExtractionPipeline, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { ContextOverflowError, InvalidArgumentError } from '../errors.ts';
+import type { Dtype } from '../model-format.ts';
 import type { TransformersCache } from '../storage/transformers-cache.ts';
-import type { Backend, DeviceRequest, Dtype } from '../types.ts';
-import { usableThreads } from './backends/wasm.ts';
-import { probeWebGpu } from './backends/webgpu.ts';
+import type { Backend } from '../types.ts';
+import { setTransformersThreads } from './backends/ort-env.ts';
+import type { ModelConfig } from './load/fetch-files.ts';
 
 /** model_type values of encoder-only architectures transformers.js runs for feature extraction. */
 const ENCODER_TYPES = new Set(['bert', 'roberta', 'xlm-roberta', 'distilbert', 'mpnet', 'electra', 'albert', 'camembert', 'deberta', 'deberta-v2', 'modernbert', 'nomic_bert', 'jina_bert', 'esm']);
 
-export interface EncoderConfig {
-  model_type?: string;
-  architectures?: string[];
-  hidden_size?: number;
-  vocab_size?: number;
-  max_position_embeddings?: number;
-}
-
-export function isEncoderConfig(config: EncoderConfig): boolean {
+export function isEncoderConfig(config: Pick<ModelConfig, 'model_type' | 'architectures'>): boolean {
   return ENCODER_TYPES.has(config.model_type ?? '') && !(config.architectures ?? []).some((a) => /ForCausalLM$|LMHeadModel$/.test(a));
 }
 
 export interface EncoderSpec {
   baseUrl: string;
   dtype: Dtype;
-  device: DeviceRequest;
-  threads: number;
-  config: EncoderConfig;
+  config: ModelConfig;
   /** Every file transformers.js will ask for, by path below baseUrl. */
   files: Map<string, Uint8Array>;
-  signal?: AbortSignal;
-}
-
-export interface CreatedEncoder {
-  encoder: Encoder;
-  backendReason: string;
-  fellBack: boolean;
+  device: Backend;
+  threads: number;
+  adapter?: string;
 }
 
 export class Encoder {
@@ -54,48 +40,13 @@ export class Encoder {
     return this.extractor.tokenizer;
   }
 
-  static async create(cache: TransformersCache, spec: EncoderSpec): Promise<CreatedEncoder> {
-    const { config } = spec;
-    const contextLength = config.max_position_embeddings ?? 512;
-    const open = async (device: Backend, adapter?: string): Promise<Encoder> => {
-      const threads = device === 'wasm' ? usableThreads(spec.threads) : 1;
-      const onnx = transformersEnv.backends.onnx as { wasm?: { numThreads?: number } };
-      // Takes effect only if this ORT instance has not started yet (ORT fixes threads at start-up).
-      if (onnx.wasm) onnx.wasm.numThreads = threads;
-      const files = new Map([...spec.files].map(([path, bytes]) => [spec.baseUrl + path, bytes]));
-      const extractor = await cache.serving(files, () => pipeline('feature-extraction', spec.baseUrl, { dtype: spec.dtype, device }));
-      const encoder = new Encoder(extractor as FeatureExtractionPipeline, { name: device, threads, ...(adapter && { adapter }) }, contextLength, config.vocab_size ?? 0);
-      // One real run validates the backend, as for decoders.
-      const probe = await encoder.embed('warm up').catch((err: unknown) => {
-        void encoder.release();
-        throw err;
-      });
-      if (!probe.every(Number.isFinite)) {
-        await encoder.release();
-        throw new SlmError(`the first run on ${device} produced non-finite values`);
-      }
-      return encoder;
-    };
-
-    let reason = 'WASM was requested';
-    let fellBack = false;
-    if (spec.device !== 'wasm') {
-      const probe = await probeWebGpu(contextLength * (config.hidden_size ?? 0) * 4);
-      if (!probe.ok) {
-        if (spec.device === 'webgpu') throw new BackendUnavailableError(`WebGPU was requested but ${probe.reason}`);
-        reason = `WebGPU unavailable (${probe.reason}); using WASM`;
-      } else {
-        try {
-          return { encoder: await open('webgpu', probe.description), backendReason: `WebGPU adapter: ${probe.description}`, fellBack: false };
-        } catch (err) {
-          if (spec.device === 'webgpu') throw new BackendUnavailableError(`WebGPU failed for this encoder: ${message(err)}`, { cause: err });
-          reason = `WebGPU failed (${message(err)}); fell back to WASM`;
-          fellBack = true;
-        }
-      }
-    }
-    throwIfAborted(spec.signal, 'loading the model');
-    return { encoder: await open('wasm'), backendReason: reason, fellBack };
+  /** The pipeline on one backend (the backend policy in load/open-model.ts chooses which). */
+  static async open(cache: TransformersCache, spec: EncoderSpec): Promise<Encoder> {
+    const threads = spec.device === 'wasm' ? setTransformersThreads(spec.threads) : 1;
+    const files = new Map([...spec.files].map(([path, bytes]) => [spec.baseUrl + path, bytes]));
+    const extractor = await cache.serving(files, () => pipeline('feature-extraction', spec.baseUrl, { dtype: spec.dtype, device: spec.device }));
+    const backend = { name: spec.device, threads, ...(spec.adapter && { adapter: spec.adapter }) };
+    return new Encoder(extractor as FeatureExtractionPipeline, backend, spec.config.max_position_embeddings ?? 512, spec.config.vocab_size ?? 0);
   }
 
   /** Mean-pooled, L2-normalised last hidden states (the sentence-transformers convention). */
@@ -113,6 +64,3 @@ export class Encoder {
   }
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

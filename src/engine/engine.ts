@@ -1,37 +1,44 @@
 /**
- * The runtime: loads models by handle and runs generation on them. It runs in a Web Worker behind
- * workers/engine.worker.ts, or on the page itself; every argument and result is structured-clone safe
- * and cancellation works by AbortSignal (in-page) or by request id (across the worker boundary).
+ * The runtime's dispatcher: a registry of loaded models by handle, a queue per model, and each request
+ * sent to the module that does the work (load/, generation/decode-loop.ts, tasks/, openai/, skills/,
+ * search/, storage/). It runs in a Web Worker behind workers/engine.worker.ts, or on the page itself.
  *
- * Generations on one model run one at a time in call order (a queue): a second call waits for the
- * first instead of failing, and an aborted call leaves the queue at once.
+ * Tasks on one model run one at a time in call order: a second call waits for the first instead of
+ * failing, an aborted call leaves the queue at once, and unload aborts the running one.
  */
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
-import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotFoundError, ModelNotLoadedError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
-import { WeightCache, type CachedModel } from '../storage/weight-cache.ts';
-import type { ExtractionResult, FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
-import { Sampler } from './generation/sampling.ts';
-import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
-import { loadModel, type LoadedDecoder, type LoadedModel } from './load.ts';
-import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/chat.ts';
-import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
-import { embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './tasks/classify.ts';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
-import { planTools, replyMessage, toolCallId, ToolReplyStream } from '../openai/tools.ts';
-import { toolCallConstraint } from './tasks/tool-call.ts';
-import { configureTransformers } from './transformers-env.ts';
+import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
+import { ChatReply } from '../openai/completion.ts';
+import { parseChatRequest } from '../openai/request.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
+import { GENERATE_KEYS, rejectUnknownKeys, TRANSPORT_KEYS, validateGenerateOptions, validateLoadOptions, validateSignalOnly } from '../options.ts';
+import type { SearchHit } from '../search/document-store.ts';
+import { SearchService } from '../search/service.ts';
+import { SkillService, type ModelBinding, type SkillDefinition } from '../skills/service.ts';
+import type { SealedSkill } from '../skills/skill.ts';
+import { openStores, type Stores } from '../storage/stores.ts';
 import type { TransformersCache } from '../storage/transformers-cache.ts';
-import { openSealedSkill, sealSkill, SKILL_FORMAT, type SealedSkill, type Skill } from '../skills/skill.ts';
-import { SkillStore } from '../skills/store.ts';
-import { DocumentStore, topK, type SearchHit } from '../search/document-store.ts';
+import type { CachedModel, WeightCache } from '../storage/weight-cache.ts';
+import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
+import type { EngineApi, RequestOptions, TrainingProgress } from './api.ts';
+import { decode } from './generation/decode-loop.ts';
+import { loadModel, type LoadRequest } from './load/load.ts';
+import { describeModel, type LoadedDecoder, type LoadedModel } from './load/loaded.ts';
+import { chatPromptIds } from './tasks/chat.ts';
+import { toolCallConstraint } from './tasks/tool-call.ts';
+import { checkExamples, checkHead, embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions } from './tasks/classify.ts';
+import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
+import { configureTransformers } from './transformers-env.ts';
 
-/** Options as they cross the worker boundary: a request id stands in for the AbortSignal. */
-export interface RequestOptions {
-  requestId?: string;
-}
+export type { RequestOptions } from './api.ts';
+export type { SkillDefinition } from '../skills/service.ts';
 
-/** What a caller gives to save a skill; the model binding, format and date are filled in. */
-export type SkillDefinition = Pick<Skill, 'name' | 'task'> & Partial<Pick<Skill, 'version' | 'description' | 'evaluation'>>;
+/** Turns a model reference into a loaded model (replaced by a fake in Node tests of the dispatcher). */
+export type ModelLoader = (env: RuntimeEnv, cache: WeightCache, transformers: TransformersCache, model: string, options: LoadRequest) => Promise<LoadedModel>;
+
+const TRAIN_KEYS = ['seed', 'validationSplit', 'maxEpochs', 'learningRate', ...TRANSPORT_KEYS];
+/** Extraction ends where the JSON ends: stop strings do not apply. */
+const EXTRACT_KEYS = [...GENERATE_KEYS.filter((k) => k !== 'stop'), ...TRANSPORT_KEYS];
 
 interface Entry<L extends LoadedModel = LoadedModel> {
   model: string;
@@ -41,120 +48,39 @@ interface Entry<L extends LoadedModel = LoadedModel> {
   inFlight: AbortController | null;
 }
 
-export class Engine {
+export class Engine implements EngineApi {
   private env: RuntimeEnv = defaultEnv(globalThis.location?.href ?? 'http://localhost/');
-  private cache: Promise<WeightCache> | null = null;
-  private skills: Promise<SkillStore> | null = null;
-  private documents: Promise<DocumentStore> | null = null;
+  private stores: Promise<Stores> | null = null;
   private readonly models = new Map<string, Entry>();
   private readonly requests = new Map<string, AbortController>();
   private nextHandle = 1;
   private transformers: TransformersCache;
+  private readonly skills = new SkillService(
+    async () => (await this.openStores()).skills,
+    (model) => this.isAvailable(model),
+  );
+  private readonly documents: SearchService = new SearchService(async () => (await this.openStores()).documents);
 
-  constructor() {
-    this.transformers = configureTransformers(this.env, () => this.weightCache());
+  constructor(private readonly loader: ModelLoader = loadModel) {
+    this.transformers = configureTransformers(this.env, () => this.weights());
   }
 
   configure(env: Partial<RuntimeEnv>): void {
     this.env = { ...this.env, ...env, cache: { ...this.env.cache, ...env.cache } };
-    this.cache = null;
-    this.skills = null;
-    this.documents = null;
-    this.transformers = configureTransformers(this.env, () => this.weightCache());
+    this.stores = null;
+    this.transformers = configureTransformers(this.env, () => this.weights());
   }
 
-  private skillStore(): Promise<SkillStore> {
-    this.skills ??= this.weightCache().then((cache) => new SkillStore(cache.database));
-    return this.skills;
-  }
-
-  private documentStore(): Promise<DocumentStore> {
-    this.documents ??= this.weightCache().then((cache) => new DocumentStore(cache.database));
-    return this.documents;
-  }
-
-  /** Which model revision produced a stored embedding: search only compares like with like. */
-  private embeddingModel(entry: Entry): string {
-    return `${entry.model}@${entry.loaded.storage.revision}`;
-  }
-
-  /** Saves a skill made with the model behind `handle` (bound to its id and revision); returns it sealed. */
-  async saveSkill(handle: string, definition: SkillDefinition): Promise<SealedSkill> {
-    const entry = this.entry(handle);
-    const sealed = await sealSkill({
-      format: SKILL_FORMAT,
-      formatVersion: 1,
-      version: 1,
-      ...definition,
-      model: { id: entry.model, revision: entry.loaded.storage.revision },
-      created: new Date().toISOString(),
-    });
-    await (await this.skillStore()).save(sealed);
-    return sealed;
-  }
-
-  async listSkills(): Promise<SealedSkill[]> {
-    return (await this.skillStore()).list();
-  }
-
-  async deleteSkill(name: string): Promise<void> {
-    await (await this.skillStore()).delete(name);
-  }
-
-  /** The skill as one JSON file (content plus its SHA-256). */
-  async exportSkill(name: string): Promise<string> {
-    const skill = await (await this.skillStore()).get(name);
-    if (!skill) throw new InvalidArgumentError(`no skill named ${JSON.stringify(name)}`);
-    return `${JSON.stringify(skill, null, 2)}\n`;
-  }
-
-  /**
-   * Imports an exported skill file: its seal must match (IntegrityError otherwise) and the model it
-   * names must be loaded or cached here (ModelNotFoundError otherwise).
-   */
-  async importSkill(file: string): Promise<SealedSkill> {
-    const skill = await openSealedSkill(file);
-    const { id, revision } = skill.model;
-    const loaded = [...this.models.values()].some((e) => e.model === id && e.loaded.storage.revision === revision);
-    const cached = (await (await this.weightCache()).list()).some((m) => m.id === id && m.revision === revision);
-    if (!loaded && !cached) {
-      throw new ModelNotFoundError(`the skill "${skill.name}" needs model "${id}" at revision ${revision}; load that model first`, { details: { model: id, revision } });
-    }
-    await (await this.skillStore()).save(skill);
-    return skill;
-  }
-
-  /** Runs a saved skill on the model behind `handle`, which must be the model the skill was made with. */
-  async runSkill(handle: string, name: string, input: string, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<unknown> {
-    const entry = this.entry(handle);
-    const skill = await (await this.skillStore()).get(name);
-    if (!skill) throw new InvalidArgumentError(`no skill named ${JSON.stringify(name)}`);
-    if (skill.model.id !== entry.model || skill.model.revision !== entry.loaded.storage.revision) {
-      throw new InvalidArgumentError(`the skill "${name}" was made for ${skill.model.id}@${skill.model.revision}, not ${entry.model}@${entry.loaded.storage.revision}`);
-    }
-    switch (skill.task.kind) {
-      case 'classifier':
-        return this.classify(handle, skill.task.head, input, options);
-      case 'zero-shot':
-        return this.classifyZeroShot(handle, input, skill.task.labels, options);
-      case 'extractor':
-        return (await this.extract(handle, input, skill.task.schema, options)).value;
-    }
-  }
-
-  private weightCache(): Promise<WeightCache> {
-    this.cache ??= WeightCache.open(this.env.cache);
-    return this.cache;
-  }
-
-  /** Aborts the load or generation started with this request id (no-op if it already finished). */
   abort(requestId: string): void {
     this.requests.get(requestId)?.abort(new AbortError('aborted by the caller'));
   }
 
-  async load(model: string, options: Omit<LoadOptions, 'onProgress'> & RequestOptions = {}, onProgress?: (e: ProgressEvent) => void): Promise<ModelInfo> {
+  // ---- registry -------------------------------------------------------------------------------
+
+  async load(model: string, options: Omit<LoadOptions, 'onProgress' | 'signal'> & RequestOptions = {}, onProgress?: (e: ProgressEvent) => void): Promise<ModelInfo> {
+    const resolved = validateLoadOptions(options);
     return this.withSignal(options, async (signal) => {
-      const loaded = await loadModel(this.env, await this.weightCache(), this.transformers, model, { ...options, signal, ...(onProgress && { onProgress }) });
+      const loaded = await this.loader(this.env, await this.weights(), this.transformers, model, { ...options, ...resolved, signal, ...(onProgress && { onProgress }) });
       const handle = `m${this.nextHandle++}`;
       this.models.set(handle, { model, loaded, queue: Promise.resolve(), unloaded: false, inFlight: null });
       return this.info(handle);
@@ -163,61 +89,13 @@ export class Engine {
 
   info(handle: string): ModelInfo {
     const { model, loaded } = this.entry(handle);
-    const { backend, contextLength, vocabSize } = loaded.kind === 'decoder' ? { backend: loaded.decoder.backend, ...loaded.decoder.shape } : loaded.encoder;
-    return {
-      handle,
-      model,
-      kind: loaded.kind,
-      url: loaded.url,
-      dtype: loaded.dtype,
-      backend: backend.name,
-      backendReason: loaded.backendReason,
-      fellBack: loaded.fellBack,
-      threads: backend.threads,
-      crossOriginIsolated: globalThis.crossOriginIsolated === true,
-      contextLength,
-      vocabSize,
-      weightBytes: loaded.weightBytes,
-      storage: loaded.storage,
-      load: loaded.timings,
-      ...(backend.adapter && { adapter: backend.adapter }),
-    };
+    return describeModel(handle, model, loaded);
   }
 
   list(): ModelInfo[] {
     return [...this.models.keys()].map((h) => this.info(h));
   }
 
-  /** Cached model revisions with their bytes and last use, most recent first. */
-  async cachedModels(): Promise<CachedModel[]> {
-    return (await this.weightCache()).list();
-  }
-
-  /** Deletes one cached model revision (a `key` from cachedModels()) and all its chunks. */
-  async deleteCachedModel(key: string): Promise<void> {
-    await (await this.weightCache()).delete(key);
-  }
-
-  async clearCache(): Promise<void> {
-    await (await this.weightCache()).clear();
-  }
-
-  /** What the cache holds against what the browser allows this origin. */
-  async storageUsage(): Promise<StorageUsage> {
-    const cache = await this.weightCache();
-    const models = await cache.list();
-    const estimate = await globalThis.navigator?.storage?.estimate?.();
-    return {
-      persistent: cache.persistent,
-      ...(cache.unavailableReason && { reason: cache.unavailableReason }),
-      cachedBytes: models.reduce((n, m) => n + m.bytes + m.partialBytes, 0),
-      ...(estimate?.usage !== undefined && { usage: estimate.usage }),
-      ...(estimate?.quota !== undefined && { quota: estimate.quota }),
-      ...(cache.config.budgetBytes !== undefined && { budgetBytes: cache.config.budgetBytes }),
-    };
-  }
-
-  /** Frees the model's session; a generation in progress on it is aborted first. */
   async unload(handle: string): Promise<void> {
     const entry = this.entry(handle);
     entry.unloaded = true;
@@ -227,307 +105,194 @@ export class Engine {
     await (entry.loaded.kind === 'decoder' ? entry.loaded.decoder : entry.loaded.encoder).release();
   }
 
-  /** Generates a continuation of `prompt`; `onText` receives the text as it is produced. */
-  async generate(handle: string, prompt: string, options: Omit<GenerateOptions, 'signal'> & RequestOptions & { signal?: AbortSignal } = {}, onText?: (chunk: string) => void): Promise<GenerationResult> {
+  // ---- generation ------------------------------------------------------------------------------
+
+  async generate(handle: string, prompt: string, options: Omit<GenerateOptions, 'signal'> & RequestOptions = {}, onText?: (chunk: string) => void): Promise<GenerationResult> {
     const entry = this.decoderEntry(handle);
     const opts = validateGenerateOptions(prompt, options);
-    return this.queued(entry, options, (signal) => this.run(entry, entry.loaded.tokenizer.encode(prompt), opts, signal, onText));
+    return this.queued(entry, options, (signal) => decode(entry.loaded, { promptIds: entry.loaded.tokenizer.encode(prompt), options: opts, signal }, onText));
   }
 
-  /**
-   * OpenAI-compatible chat completion. With `stream: true`, `onChunk` receives every chat.completion.chunk
-   * (the last one acknowledged before this resolves, so a caller across a worker sees them all first).
-   */
-  async chatCompletion(
-    handle: string,
-    request: ChatCompletionRequest,
-    options: RequestOptions & { signal?: AbortSignal } = {},
-    onChunk?: (chunk: ChatCompletionChunk) => void | Promise<void>,
-  ): Promise<ChatCompletion> {
+  async chatCompletion(handle: string, request: ChatCompletionRequest, options: RequestOptions = {}, onChunk?: (chunk: ChatCompletionChunk) => void | Promise<void>): Promise<ChatCompletion> {
     const entry = this.decoderEntry(handle);
-    const messages = validateMessages(request?.messages);
-    const plan = planTools(request.tools, request.tool_choice);
-    const opts = validateGenerateOptions('', chatGenerateOptions(request));
-    const stream = request.stream === true && onChunk !== undefined;
-    const includeUsage = stream && request.stream_options?.include_usage === true;
-    const id = `chatcmpl-${crypto.randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatFinishReason | null): ChatCompletionChunk => ({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model: entry.model,
-      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-      ...(includeUsage && { usage: null }),
-    });
-    const { tokenizer, decoder } = entry.loaded;
-    const format = request.response_format;
-    const calling = plan?.mode === 'none' ? null : plan;
-    if (calling && format?.type === 'json_schema') throw new InvalidArgumentError('response_format json_schema cannot be combined with tools unless tool_choice is "none"');
-    const tools = calling ? toolCallConstraint(tokenizer, calling, decoder.shape.vocabSize) : null;
-    const constraint = tools ?? (format?.type === 'json_schema' ? jsonSchemaConstraint(tokenizer, format.json_schema.schema ?? {}, decoder.shape.vocabSize) : undefined);
-    const callId = toolCallId();
-    const reply = tools ? new ToolReplyStream(tools, callId) : null;
-    const send = (deltas: Array<ChatCompletionChunk['choices'][number]['delta']>): void => deltas.forEach((d) => void onChunk!(chunk(d, null)));
+    validateSignalOnly('chat', options);
+    const chat = parseChatRequest(request);
+    const opts = validateGenerateOptions('', chat.generate);
+    const calling = chat.tools?.mode === 'none' ? null : chat.tools;
+    const tools = calling ? toolCallConstraint(entry.loaded.tokenizer, calling, entry.loaded.decoder.shape.vocabSize) : null;
+    const constraint = tools ?? (chat.schema ? this.jsonConstraint(entry, chat.schema) : undefined);
+    const reply = new ChatReply(entry.model, chat.stream && onChunk ? onChunk : null, chat.includeUsage, tools);
     const result = await this.queued(entry, options, (signal) => {
-      const promptIds = chatPromptIds(tokenizer, messages, plan);
-      if (stream) void onChunk(chunk({ role: 'assistant', content: '' }, null));
-      const onText = (text: string): void => send(reply ? reply.push(text) : [{ content: text }]);
-      return this.run(entry, promptIds, opts, signal, stream ? onText : undefined, constraint);
+      const promptIds = chatPromptIds(entry.loaded.tokenizer, chat.messages, chat.tools);
+      reply.start();
+      return decode(entry.loaded, { promptIds, options: opts, signal, ...(constraint && { constraint }) }, (text) => reply.text(text));
     });
-    const { message, finish_reason } = replyMessage(result.text, result.finishReason === 'length' ? 'length' : 'stop', tools, callId);
-    const usage = { prompt_tokens: result.stats.promptTokens, completion_tokens: result.stats.generatedTokens, total_tokens: result.stats.promptTokens + result.stats.generatedTokens };
-    if (stream) {
-      if (reply) send(reply.finish());
-      await onChunk(chunk({}, finish_reason));
-      if (includeUsage) await onChunk({ ...chunk({}, null), choices: [], usage });
-    }
-    return {
-      id,
-      object: 'chat.completion',
-      created,
-      model: entry.model,
-      choices: [{ index: 0, message, finish_reason, logprobs: null }],
-      usage,
-    };
-  }
-
-  /** Runs `fn` in the model's queue, after the calls before it, with one AbortSignal for the call. */
-  private queued<T>(entry: Entry, options: { signal?: AbortSignal; requestId?: string }, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return this.withSignal(options, (signal) => {
-      const run = entry.queue.then(async () => {
-        throwIfAborted(signal, 'generation');
-        if (entry.unloaded) throw new ModelNotLoadedError(`model ${entry.model} was unloaded`);
-        const controller = new AbortController();
-        const onAbort = (): void => controller.abort(signal.reason);
-        signal.addEventListener('abort', onAbort);
-        entry.inFlight = controller;
-        try {
-          return await fn(controller.signal);
-        } finally {
-          entry.inFlight = null;
-          signal.removeEventListener('abort', onAbort);
-        }
-      });
-      entry.queue = run.catch(() => {});
-      return run;
-    });
+    return reply.finish(result);
   }
 
   /**
    * Extracts a JSON value matching `schema` from `text`: every token is masked to keep the output a
    * valid prefix, and generation stops when the document is complete. Sampling options apply as usual.
    */
-  async extract(
-    handle: string,
-    text: string,
-    schema: unknown,
-    options: Omit<GenerateOptions, 'signal' | 'stop'> & RequestOptions & { signal?: AbortSignal } = {},
-  ): Promise<ExtractionResult> {
+  async extract(handle: string, text: string, schema: unknown, options: Omit<GenerateOptions, 'signal' | 'stop'> & RequestOptions = {}): Promise<ExtractionResult> {
     const entry = this.decoderEntry(handle);
-    const { tokenizer, decoder } = entry.loaded;
-    const constraint = jsonSchemaConstraint(tokenizer, schema, decoder.shape.vocabSize);
-    const opts = validateGenerateOptions(text, { maxNewTokens: decoder.shape.contextLength, ...options });
-    const result = await this.queued(entry, options, (signal) => this.run(entry, tokenizer.encode(extractionPrompt(text)), opts, signal, undefined, constraint));
+    rejectUnknownKeys('extraction option', options, EXTRACT_KEYS);
+    const constraint = this.jsonConstraint(entry, schema);
+    const opts = validateGenerateOptions(text, { maxNewTokens: entry.loaded.decoder.shape.contextLength, ...options });
+    const promptIds = entry.loaded.tokenizer.encode(extractionPrompt(text));
+    const result = await this.queued(entry, options, (signal) => decode(entry.loaded, { promptIds, options: opts, signal, constraint }));
     if (!constraint.complete) {
       throw new ContextOverflowError(`the JSON did not fit in ${result.stats.generatedTokens} tokens; shorten the text or allow more tokens`, { details: { text: result.text } });
     }
     return { value: JSON.parse(result.text) as unknown, text: result.text, stats: result.stats };
   }
 
-  /** L2-normalised mean-pooled final hidden states, one vector per text. */
-  async embed(handle: string, texts: string[], options: RequestOptions & { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
+  // ---- embeddings and classification ------------------------------------------------------------
+
+  async embed(handle: string, texts: string[], options: RequestOptions = {}): Promise<Float32Array[]> {
     const entry = this.entry(handle);
+    validateSignalOnly('embedding', options);
     if (!Array.isArray(texts) || texts.length === 0) throw new InvalidArgumentError('texts must be a non-empty array of strings');
     return this.queued(entry, options, async (signal) => {
       const out: Float32Array[] = [];
       for (const text of texts) {
         throwIfAborted(signal, 'embedding');
-        out.push(await this.embedOne(entry, text));
+        out.push(await embedOne(entry.loaded, text));
       }
       return out;
     });
   }
 
-  /** Zero-shot classification: a probability per label (summing to 1) from each label's likelihood under the model. */
-  async classifyZeroShot(handle: string, text: string, labels: string[], options: RequestOptions & { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
+  async classifyZeroShot(handle: string, text: string, labels: string[], options: RequestOptions = {}): Promise<Record<string, number>> {
     const entry = this.decoderEntry(handle);
+    validateSignalOnly('classification', options);
     return this.queued(entry, options, () => zeroShot(entry.loaded.decoder, entry.loaded.tokenizer, text, labels));
   }
 
-  /** Trains a softmax head on labelled examples (features: this model's embeddings); reports held-out accuracy and confusion. */
-  async trainClassifier(
-    handle: string,
-    examples: Array<{ text: string; label: string }>,
-    options: TrainOptions & RequestOptions & { signal?: AbortSignal } = {},
-    onProgress?: (p: TrainProgress & { phase: 'features' | 'training'; done?: number; total?: number }) => void,
-  ): Promise<TrainingReport> {
+  async trainClassifier(handle: string, examples: Array<{ text: string; label: string }>, options: TrainOptions & RequestOptions = {}, onProgress?: (p: TrainingProgress) => void | Promise<void>): Promise<TrainingReport> {
     const entry = this.entry(handle);
-    if (!Array.isArray(examples) || examples.length === 0) throw new InvalidArgumentError('training needs labelled examples; got none');
-    for (const [i, e] of examples.entries()) {
-      if (typeof e?.label !== 'string' || e.label.trim() === '') throw new InvalidArgumentError(`examples[${i}].label must be a non-empty string`);
-    }
+    rejectUnknownKeys('training option', options, TRAIN_KEYS);
+    checkExamples(examples);
+    // Across a worker each progress call is a message of its own: the last one is awaited so that
+    // every report reaches the caller before the result does.
+    let delivered: void | Promise<void> = undefined;
+    const report = (p: TrainingProgress): void => void (delivered = onProgress?.(p));
     return this.queued(entry, options, async (signal) => {
       const features: Float32Array[] = [];
       for (const e of examples) {
         throwIfAborted(signal, 'training');
-        features.push(await this.embedOne(entry, e.text));
-        onProgress?.({ phase: 'features', done: features.length, total: examples.length, epoch: 0, maxEpochs: 0, trainLoss: NaN, validationLoss: NaN });
+        features.push(await embedOne(entry.loaded, e.text));
+        report({ phase: 'features', done: features.length, total: examples.length, epoch: 0, maxEpochs: 0, trainLoss: NaN, validationLoss: NaN });
       }
-      return trainHead(features, examples.map((e) => e.label), options, onProgress && ((p) => onProgress({ ...p, phase: 'training' })));
+      const trained = trainHead(features, examples.map((e) => e.label), options, (p) => report({ ...p, phase: 'training' }));
+      await delivered;
+      return trained;
     });
   }
 
-  /** Embeds documents with this model and stores them in `collection` (replacing ones with the same id). */
-  async indexDocuments(handle: string, collection: string, docs: Array<{ id: string; text: string }>, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<number> {
-    if (typeof collection !== 'string' || !collection) throw new InvalidArgumentError('collection must be a non-empty string');
-    if (!Array.isArray(docs) || docs.length === 0 || docs.some((d) => typeof d?.id !== 'string' || typeof d.text !== 'string')) {
-      throw new InvalidArgumentError('docs must be a non-empty array of { id, text } strings');
-    }
+  async classify(handle: string, head: ClassifierHead, text: string, options: RequestOptions = {}): Promise<Record<string, number>> {
     const entry = this.entry(handle);
-    const vectors = await this.embed(handle, docs.map((d) => d.text), options);
-    const model = this.embeddingModel(entry);
-    await (await this.documentStore()).put(docs.map((d, i) => ({ collection, id: d.id, text: d.text, vector: vectors[i]!, model })));
-    return docs.length;
-  }
-
-  /** The k documents of `collection` closest to `query` by cosine similarity (only those embedded by this model). */
-  async search(handle: string, collection: string, query: string, k = 5, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<SearchHit[]> {
-    if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`k must be a positive integer; got ${k}`);
-    const entry = this.entry(handle);
-    const [vector] = await this.embed(handle, [query], options);
-    const model = this.embeddingModel(entry);
-    const docs = (await (await this.documentStore()).collection(collection)).filter((d) => d.model === model);
-    return topK(docs, vector!, k);
-  }
-
-  async deleteCollection(collection: string): Promise<void> {
-    await (await this.documentStore()).deleteCollection(collection);
-  }
-
-  /** Applies a trained head to a text: a probability per label. */
-  async classify(handle: string, head: ClassifierHead, text: string, options: RequestOptions & { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
-    const entry = this.entry(handle);
-    const valid =
-      Array.isArray(head?.labels) && head.labels.length >= 2 && head.weights?.length === head.labels.length * head.dim && head.bias?.length === head.labels.length && head.mean?.length === head.dim && head.std?.length === head.dim;
-    if (!valid) throw new InvalidArgumentError('head is not a trained classifier head (labels, dim, mean, std, weights, bias)');
+    validateSignalOnly('classification', options);
+    checkHead(head);
     return this.queued(entry, options, async () => {
-      const features = await this.embedOne(entry, text);
+      const features = await embedOne(entry.loaded, text);
       if (features.length !== head.dim) throw new InvalidArgumentError(`the head was trained on ${head.dim}-dimensional features; this model gives ${features.length}`);
       const p = predict(head, features);
       return Object.fromEntries(head.labels.map((l, i) => [l, p[i]!]));
     });
   }
 
-  private async run(
-    entry: Entry<LoadedDecoder>,
-    promptIds: number[],
-    opts: Required<Omit<GenerateOptions, 'signal'>>,
-    signal: AbortSignal,
-    onText?: (chunk: string) => void,
-    constraint?: Constraint,
-  ): Promise<GenerationResult> {
-    const { loaded } = entry;
-    const { tokenizer, eosIds } = loaded;
-    const started = performance.now();
-    const { contextLength } = loaded.decoder.shape;
-    if (promptIds.length >= contextLength) {
-      throw new ContextOverflowError(`the prompt is ${promptIds.length} tokens; this model's context is ${contextLength} tokens (leave room for at least one new token)`, {
-        details: { promptTokens: promptIds.length, contextLength },
-      });
-    }
-    const budget = Math.min(opts.maxNewTokens, contextLength - promptIds.length);
-    const sampler = new Sampler(opts);
-    const decode = (ids: number[]): string => tokenizer.decode(ids, { skip_special_tokens: true });
-    const stream = new TokenTextStream(decode, promptIds);
-    const stops = new StopStringFilter(opts.stop);
-    const generated: number[] = [];
-    let text = '';
-    let finishReason: FinishReason = 'length';
-    const emit = (chunk: string): void => {
-      if (!chunk) return;
-      text += chunk;
-      onText?.(chunk);
-    };
+  // ---- skills ------------------------------------------------------------------------------------
 
-    loaded.decoder.reset();
-    let generatedAtAbort = -1;
-    signal.addEventListener('abort', () => (generatedAtAbort = generated.length), { once: true });
-    const fed = [...promptIds];
-    let logits = budget > 0 ? await this.step(loaded, promptIds, fed) : null;
-    const prefillDone = performance.now();
-    let firstTokenAt = prefillDone;
-    while (logits && generated.length < budget) {
-      if (signal.aborted) {
-        finishReason = 'aborted';
-        break;
-      }
-      if (generated.length < opts.minNewTokens) for (const id of eosIds) logits[id] = -Infinity;
-      constraint?.mask(logits);
-      const next = sampler.next(logits, opts.repetitionPenalty !== 1 ? [...promptIds, ...generated] : []);
-      if (generated.length === 0) firstTokenAt = performance.now();
-      if (eosIds.has(next)) {
-        finishReason = 'eos';
-        break;
-      }
-      generated.push(next);
-      constraint?.accept(next);
-      const { text: visible, stopped } = stops.push(stream.push(next));
-      emit(visible);
-      if ((stopped && constraint?.stoppable !== false) || constraint?.complete) {
-        finishReason = 'stop';
-        break;
-      }
-      if (generated.length >= budget) break;
-      fed.push(next);
-      // Let queued messages (an abort from the page) run between tokens; ORT's WASM runs resolve as microtasks.
-      await yieldToEventLoop();
-      logits = await this.step(loaded, [next], fed);
-    }
-    if (finishReason !== 'stop') emit(stops.push(stream.flush()).text + stops.flush());
-    const ended = performance.now();
-    if (finishReason === 'aborted') {
-      throw new AbortError('generation was aborted', {
-        cause: signal.reason,
-        details: { text, generatedTokens: generated.length, tokensAfterAbort: generated.length - generatedAtAbort },
-      });
-    }
-    const decodeTokens = Math.max(0, generated.length - 1);
-    return {
-      text,
-      tokenIds: generated,
-      finishReason,
-      stats: {
-        promptTokens: promptIds.length,
-        generatedTokens: generated.length,
-        timeToFirstTokenMs: firstTokenAt - started,
-        prefillMs: prefillDone - started,
-        decodeMs: ended - firstTokenAt,
-        prefillTokensPerSecond: (promptIds.length * 1000) / Math.max(1e-3, prefillDone - started),
-        decodeTokensPerSecond: decodeTokens > 0 ? (decodeTokens * 1000) / Math.max(1e-3, ended - firstTokenAt) : 0,
-        backend: loaded.decoder.backend.name,
-      },
-    };
+  async saveSkill(handle: string, definition: SkillDefinition): Promise<SealedSkill> {
+    return this.skills.save(binding(this.entry(handle)), definition);
   }
 
-  /**
-   * One decoder step over `ids` (the tail of `history`, every id fed so far). If a WebGPU run fails,
-   * the model moves to WASM and the new decoder is brought up to date by feeding the whole history.
-   */
-  private async step(loaded: LoadedDecoder, ids: number[], history: number[]): Promise<Float32Array> {
-    const decoder = loaded.decoder;
-    if (decoder.position !== history.length - ids.length) {
-      // The decoder was replaced (device lost) since the last step: rebuild its cache.
-      decoder.reset();
-      ids = history;
+  listSkills(): Promise<SealedSkill[]> {
+    return this.skills.list();
+  }
+
+  deleteSkill(name: string): Promise<void> {
+    return this.skills.delete(name);
+  }
+
+  exportSkill(name: string): Promise<string> {
+    return this.skills.export(name);
+  }
+
+  importSkill(file: string): Promise<SealedSkill> {
+    return this.skills.import(file);
+  }
+
+  /** Runs a saved skill on the model behind `handle`, which must be the model the skill was made with. */
+  async runSkill(handle: string, name: string, input: string, options: RequestOptions = {}): Promise<unknown> {
+    const task = await this.skills.taskFor(name, binding(this.entry(handle)));
+    switch (task.kind) {
+      case 'classifier':
+        return this.classify(handle, task.head, input, options);
+      case 'zero-shot':
+        return this.classifyZeroShot(handle, input, task.labels, options);
+      case 'extractor':
+        return (await this.extract(handle, input, task.schema, options)).value;
     }
-    try {
-      return await decoder.step(ids);
-    } catch (err) {
-      if (decoder.backend.name !== 'webgpu') throw err;
-      await loaded.fallBackToWasm(`a WebGPU run failed (${err instanceof Error ? err.message : String(err)})`);
-      return loaded.decoder.step(history);
-    }
+  }
+
+  // ---- search ------------------------------------------------------------------------------------
+
+  async indexDocuments(handle: string, collection: string, docs: Array<{ id: string; text: string }>, options: RequestOptions = {}): Promise<number> {
+    this.documents.checkDocuments(collection, docs);
+    const entry = this.entry(handle);
+    const vectors = await this.embed(handle, docs.map((d) => d.text), options);
+    return this.documents.index(collection, docs, vectors, embeddingModel(entry));
+  }
+
+  async search(handle: string, collection: string, query: string, k = 5, options: RequestOptions = {}): Promise<SearchHit[]> {
+    this.documents.checkK(k);
+    const entry = this.entry(handle);
+    const [vector] = await this.embed(handle, [query], options);
+    return this.documents.search(collection, vector!, embeddingModel(entry), k);
+  }
+
+  deleteCollection(collection: string): Promise<void> {
+    return this.documents.deleteCollection(collection);
+  }
+
+  // ---- weight cache ------------------------------------------------------------------------------
+
+  async cachedModels(): Promise<CachedModel[]> {
+    return (await this.weights()).list();
+  }
+
+  async deleteCachedModel(key: string): Promise<void> {
+    await (await this.weights()).delete(key);
+  }
+
+  async clearCache(): Promise<void> {
+    await (await this.weights()).clear();
+  }
+
+  async storageUsage(): Promise<StorageUsage> {
+    return (await this.weights()).usage();
+  }
+
+  // ---- dispatch ------------------------------------------------------------------------------------
+
+  private openStores(): Promise<Stores> {
+    this.stores ??= openStores(this.env.cache);
+    return this.stores;
+  }
+
+  private async weights(): Promise<WeightCache> {
+    return (await this.openStores()).weights;
+  }
+
+  private async isAvailable(model: ModelBinding): Promise<boolean> {
+    const loaded = [...this.models.values()].some((e) => e.model === model.id && e.loaded.storage.revision === model.revision);
+    return loaded || (await this.cachedModels()).some((m) => m.id === model.id && m.revision === model.revision);
+  }
+
+  private jsonConstraint(entry: Entry<LoadedDecoder>, schema: unknown): Constraint {
+    return jsonSchemaConstraint(entry.loaded.tokenizer, schema, entry.loaded.decoder.shape.vocabSize);
   }
 
   private entry(handle: string): Entry {
@@ -547,14 +312,31 @@ export class Engine {
     return entry as Entry<LoadedDecoder>;
   }
 
-  /** One text's embedding: pooled hidden states of the decoder, or the encoder's feature extraction. */
-  private embedOne(entry: Entry, text: string): Promise<Float32Array> {
-    const { loaded } = entry;
-    return loaded.kind === 'decoder' ? embed(loaded.decoder, loaded.tokenizer, text) : loaded.encoder.embed(text);
+  /** Runs `fn` in the model's queue, after the calls before it, with one AbortSignal for the call. */
+  private queued<T>(entry: Entry, options: RequestOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.withSignal(options, (signal) => {
+      const turn = entry.queue;
+      const run = waitTurn(turn, signal).then(async () => {
+        if (entry.unloaded) throw new ModelNotLoadedError(`model ${entry.model} was unloaded`);
+        const controller = new AbortController();
+        const onAbort = (): void => controller.abort(signal.reason);
+        signal.addEventListener('abort', onAbort);
+        entry.inFlight = controller;
+        try {
+          return await fn(controller.signal);
+        } finally {
+          entry.inFlight = null;
+          signal.removeEventListener('abort', onAbort);
+        }
+      });
+      // A call that left early (aborted while waiting) must not let the next one overtake those before it.
+      entry.queue = Promise.allSettled([turn, run]);
+      return run;
+    });
   }
 
   /** Runs `fn` with one AbortSignal that fires for the caller's signal or for abort(requestId). */
-  private async withSignal<T>(options: { signal?: AbortSignal; requestId?: string }, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async withSignal<T>(options: RequestOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     const { signal, requestId } = options;
     const forward = (): void => controller.abort(signal?.reason);
@@ -570,41 +352,30 @@ export class Engine {
   }
 }
 
-const channel = typeof MessageChannel !== 'undefined' ? new MessageChannel() : null;
-const pending: Array<() => void> = [];
-if (channel) channel.port1.onmessage = () => pending.shift()?.();
-
-/** Resolves after the event loop has had a turn (a macrotask), at a fraction of setTimeout(0)'s cost. */
-function yieldToEventLoop(): Promise<void> {
-  if (!channel) return new Promise((resolve) => setTimeout(resolve, 0));
-  return new Promise((resolve) => {
-    pending.push(resolve);
-    channel.port2.postMessage(null);
+/** Resolves when `turn` comes (the calls before have settled); rejects at once if `signal` fires first. */
+function waitTurn(turn: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortError('generation was aborted', { cause: signal.reason }));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void turn.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
   });
 }
 
-function validateGenerateOptions(prompt: unknown, o: GenerateOptions): Required<Omit<GenerateOptions, 'signal'>> {
-  if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string; got ${prompt === null ? 'null' : typeof prompt}`);
-  const opts = {
-    maxNewTokens: o.maxNewTokens ?? 128,
-    minNewTokens: o.minNewTokens ?? 0,
-    temperature: o.temperature ?? 0,
-    topK: o.topK ?? 0,
-    topP: o.topP ?? 1,
-    repetitionPenalty: o.repetitionPenalty ?? 1,
-    seed: o.seed ?? Math.floor(Math.random() * 2 ** 32),
-    stop: o.stop ?? [],
-  };
-  const check = (ok: boolean, what: string, value: unknown): void => {
-    if (!ok) throw new InvalidArgumentError(`${what}; got ${JSON.stringify(value)}`, { details: { value } });
-  };
-  check(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 0, 'maxNewTokens must be a non-negative integer', opts.maxNewTokens);
-  check(Number.isInteger(opts.minNewTokens) && opts.minNewTokens >= 0 && opts.minNewTokens <= opts.maxNewTokens, 'minNewTokens must be an integer from 0 to maxNewTokens', opts.minNewTokens);
-  check(Number.isFinite(opts.temperature) && opts.temperature >= 0, 'temperature must be a finite number ≥ 0', opts.temperature);
-  check(Number.isInteger(opts.topK) && opts.topK >= 0, 'topK must be a non-negative integer (0 = off)', opts.topK);
-  check(Number.isFinite(opts.topP) && opts.topP > 0 && opts.topP <= 1, 'topP must be in (0, 1]', opts.topP);
-  check(Number.isFinite(opts.repetitionPenalty) && opts.repetitionPenalty > 0, 'repetitionPenalty must be a number > 0', opts.repetitionPenalty);
-  check(Number.isInteger(opts.seed) && opts.seed >= 0 && opts.seed < 2 ** 32, 'seed must be an integer from 0 to 2^32 − 1', opts.seed);
-  check(Array.isArray(opts.stop) && opts.stop.every((s) => typeof s === 'string' && s.length > 0), 'stop must be an array of non-empty strings', opts.stop);
-  return opts;
+/** The model revision a skill or a stored embedding belongs to. */
+function binding(entry: Entry): ModelBinding {
+  return { id: entry.model, revision: entry.loaded.storage.revision };
+}
+
+/** Which model revision produced a stored embedding: search only compares like with like. */
+function embeddingModel(entry: Entry): string {
+  return `${entry.model}@${entry.loaded.storage.revision}`;
+}
+
+/** One text's embedding: pooled hidden states of the decoder, or the encoder's feature extraction. */
+function embedOne(loaded: LoadedModel, text: string): Promise<Float32Array> {
+  return loaded.kind === 'decoder' ? embed(loaded.decoder, loaded.tokenizer, text) : loaded.encoder.embed(text);
 }

@@ -4,6 +4,7 @@
  */
 import { env } from '@huggingface/transformers';
 import type { RuntimeEnv } from '../env.ts';
+import { configureTransformersOrt } from './backends/ort-env.ts';
 import { TransformersCache } from '../storage/transformers-cache.ts';
 import type { WeightCache } from '../storage/weight-cache.ts';
 
@@ -17,7 +18,6 @@ export function configureTransformers(runtime: RuntimeEnv, cache: () => Promise<
   // transformers.js looks up "local" models only under a path, never an absolute URL.
   env.localModelPath = new URL(runtime.modelBaseUrl).pathname;
   env.remoteHost = `${runtime.hubHost.replace(/\/$/, '')}/`;
-  const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown } };
-  if (onnx.wasm) onnx.wasm.wasmPaths = runtime.ortBaseUrl;
+  configureTransformersOrt(runtime);
   return custom;
 }

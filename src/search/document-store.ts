@@ -1,8 +1,8 @@
 /**
- * Local semantic search: documents embedded by a model, kept in IndexedDB (memory where unavailable),
- * searched by cosine similarity (embeddings are unit vectors, so a dot product) for the top k.
+ * Where search documents and their embeddings are kept (IndexedDB, or memory where it is unavailable),
+ * and the top k by cosine similarity (embeddings are unit vectors, so a dot product).
  */
-import type { CacheDb, StoredDocument } from '../storage/cache-db.ts';
+import type { CacheDb, StoredDocument } from '../storage/database.ts';
 
 export interface SearchHit {
   id: string;
@@ -10,34 +10,45 @@ export interface SearchHit {
   score: number;
 }
 
-export class DocumentStore {
-  private readonly memory = new Map<string, StoredDocument>();
+export interface DocumentStore {
+  /** Stores documents, replacing ones with the same collection and id. */
+  put(docs: StoredDocument[]): Promise<void>;
+  collection(name: string): Promise<StoredDocument[]>;
+  deleteCollection(name: string): Promise<void>;
+}
 
-  /** On the weight cache's database, or in memory when it has none. */
-  constructor(private readonly db: CacheDb | null) {}
+export class IdbDocumentStore implements DocumentStore {
+  constructor(private readonly db: CacheDb) {}
 
   async put(docs: StoredDocument[]): Promise<void> {
-    if (!this.db) {
-      for (const d of docs) this.memory.set(JSON.stringify([d.collection, d.id]), d);
-      return;
-    }
     const tx = this.db.transaction('documents', 'readwrite');
     await Promise.all([...docs.map((d) => tx.store.put(d)), tx.done]);
   }
 
-  async collection(name: string): Promise<StoredDocument[]> {
-    if (!this.db) return [...this.memory.values()].filter((d) => d.collection === name);
+  collection(name: string): Promise<StoredDocument[]> {
     return this.db.getAllFromIndex('documents', 'byCollection', name);
   }
 
   async deleteCollection(name: string): Promise<void> {
-    if (!this.db) {
-      for (const [k, d] of this.memory) if (d.collection === name) this.memory.delete(k);
-      return;
-    }
     const tx = this.db.transaction('documents', 'readwrite');
     for (const key of await tx.store.index('byCollection').getAllKeys(name)) await tx.store.delete(key);
     await tx.done;
+  }
+}
+
+export class MemoryDocumentStore implements DocumentStore {
+  private readonly docs = new Map<string, StoredDocument>();
+
+  async put(docs: StoredDocument[]): Promise<void> {
+    for (const d of docs) this.docs.set(JSON.stringify([d.collection, d.id]), d);
+  }
+
+  async collection(name: string): Promise<StoredDocument[]> {
+    return [...this.docs.values()].filter((d) => d.collection === name);
+  }
+
+  async deleteCollection(name: string): Promise<void> {
+    for (const [k, d] of this.docs) if (d.collection === name) this.docs.delete(k);
   }
 }
 

@@ -1,30 +1,55 @@
-/** Skills saved in the weight cache's IndexedDB database (in memory when the cache has none). */
-import type { CacheDb } from '../storage/cache-db.ts';
+/** Where saved skills are kept: the runtime's IndexedDB database, or memory where it has none. */
+import type { CacheDb } from '../storage/database.ts';
 import type { SealedSkill } from './skill.ts';
 
-export class SkillStore {
-  private readonly memory = new Map<string, string>();
+export interface SkillStore {
+  save(skill: SealedSkill): Promise<void>;
+  get(name: string): Promise<SealedSkill | undefined>;
+  /** Every skill, by name. */
+  list(): Promise<SealedSkill[]>;
+  delete(name: string): Promise<void>;
+}
 
-  constructor(private readonly db: CacheDb | null) {}
+const byName = (files: string[]): SealedSkill[] => files.map((f) => JSON.parse(f) as SealedSkill).sort((a, b) => a.name.localeCompare(b.name));
+
+export class IdbSkillStore implements SkillStore {
+  constructor(private readonly db: CacheDb) {}
 
   async save(skill: SealedSkill): Promise<void> {
-    const file = JSON.stringify(skill);
-    if (this.db) await this.db.put('skills', { name: skill.name, file, saved: Date.now() });
-    else this.memory.set(skill.name, file);
+    await this.db.put('skills', { name: skill.name, file: JSON.stringify(skill), saved: Date.now() });
   }
 
   async get(name: string): Promise<SealedSkill | undefined> {
-    const file = this.db ? (await this.db.get('skills', name))?.file : this.memory.get(name);
+    const file = (await this.db.get('skills', name))?.file;
     return file ? (JSON.parse(file) as SealedSkill) : undefined;
   }
 
   async list(): Promise<SealedSkill[]> {
-    const files = this.db ? (await this.db.getAll('skills')).map((r) => r.file) : [...this.memory.values()];
-    return files.map((f) => JSON.parse(f) as SealedSkill).sort((a, b) => a.name.localeCompare(b.name));
+    return byName((await this.db.getAll('skills')).map((r) => r.file));
   }
 
   async delete(name: string): Promise<void> {
-    if (this.db) await this.db.delete('skills', name);
-    else this.memory.delete(name);
+    await this.db.delete('skills', name);
+  }
+}
+
+export class MemorySkillStore implements SkillStore {
+  private readonly files = new Map<string, string>();
+
+  async save(skill: SealedSkill): Promise<void> {
+    this.files.set(skill.name, JSON.stringify(skill));
+  }
+
+  async get(name: string): Promise<SealedSkill | undefined> {
+    const file = this.files.get(name);
+    return file ? (JSON.parse(file) as SealedSkill) : undefined;
+  }
+
+  async list(): Promise<SealedSkill[]> {
+    return byName([...this.files.values()]);
+  }
+
+  async delete(name: string): Promise<void> {
+    this.files.delete(name);
   }
 }

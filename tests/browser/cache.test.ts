@@ -5,12 +5,12 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../models/sources.ts';
 import type { ProgressEvent } from '../../src/types.ts';
 import { KNOWN_GOOD, STORIES_DIR } from '../support/sources.ts';
-import { appUrl, launch } from './support/browser.ts';
+import { appUrl, useBrowser } from './support/browser.ts';
 import { dropHeldConnections, resetServer, servedRequests, setFault } from './support/server-control.ts';
 
 const CHUNK = 64 * 1024;
@@ -86,16 +86,12 @@ const expectReference = (outcome: LoadOutcome): void => {
 };
 
 describe('IndexedDB weight cache in Chromium', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let context: BrowserContext;
-  beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-  });
-  afterAll(async () => browser?.close());
   beforeEach(async () => {
     await resetServer();
     await context?.close();
-    context = await browser.newContext();
+    context = await browser().newContext();
   });
 
   it('a second load requests no model bytes; with the network cut, a reload still loads and generates', async () => {

@@ -2,28 +2,26 @@
  * Embeddings and classification with stories260K in Chromium: zero-shot distributions, and a head
  * trained in the worker on tests/fixtures/story-themes.tsv (3 balanced themes: chance is 1/3).
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TrainingReport } from '../../src/index.ts';
-import { launch, openHarness } from './support/browser.ts';
+import { useBrowser, openHarness } from './support/browser.ts';
 import { storyThemes } from '../support/sources.ts';
 
 const examples = storyThemes();
 
 describe('embeddings and classification with stories260K', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openHarness(browser);
+    page = await openHarness(browser());
     await page.evaluate(async () => {
       const w = window as unknown as W;
       w.client = await w.slm.SlmClient.inWorker();
       w.model = await w.client.load('stories260k', { dtype: 'fp32' });
     });
   });
-  afterAll(async () => browser?.close());
 
   it('embeddings are unit vectors, and closer within a theme than across', async () => {
     const v = await page.evaluate(async () => {

@@ -1,19 +1,14 @@
 /** After one online visit, the built demo reloads and generates with the network cut (service worker + IndexedDB). */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
-import { appUrl, launch } from './support/browser.ts';
+import { appUrl, useBrowser } from './support/browser.ts';
 import { generateInDemo } from './support/demo.ts';
 
 describe('demo offline after the first visit', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-  });
-  afterAll(async () => browser?.close());
+  const browser = useBrowser({ webgpu: false });
 
   it('reloads with context.setOffline(true) and still streams the reference text', async () => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     await page.goto(appUrl('?dtype=fp32'));
     // The service worker has precached the shell once it is active and controls the page.

@@ -1,26 +1,21 @@
 /** `npm run dev` serves a working demo too (ORT files from the dev middleware, isolation headers on). */
-import type { Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
-import { launch } from './support/browser.ts';
+import { useBrowser } from './support/browser.ts';
 import { generateInDemo } from './support/demo.ts';
 
 describe('dev server smoke test', () => {
   let server: ViteDevServer;
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   beforeAll(async () => {
     server = await createServer({ logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
     await server.listen();
-    browser = await launch({ webgpu: false });
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(async () => server?.close());
 
   it('generates the reference text with the page cross-origin isolated', async () => {
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.goto(`${server.resolvedUrls!.local[0]}?dtype=fp32`);
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 20 });
     expect(KNOWN_GOOD.text.startsWith(run.output)).toBe(true);

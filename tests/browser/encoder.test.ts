@@ -4,13 +4,13 @@
  * equal to the float64 reference, a second load with no model bytes from the network, typed errors for
  * tasks an encoder cannot do, trained heads and search on its embeddings, and WebGPU when available.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticBertWeights } from '../../models/bert/weights.ts';
 import type { ModelInfo, TrainingReport } from '../../src/index.ts';
 import { meanPooledNormalised, referenceBertForward, ReferenceWordPiece } from '../reference/bert.ts';
 import { encoderTiny, storyThemes } from '../support/sources.ts';
-import { launch, openHarness, watchForeignRequests } from './support/browser.ts';
+import { useBrowser, openHarness, watchForeignRequests } from './support/browser.ts';
 import { resetServer, servedRequests } from './support/server-control.ts';
 
 const { shape, vocab, manifest } = encoderTiny();
@@ -41,15 +41,13 @@ function loadAndEmbed(page: Page, device: 'auto' | 'wasm'): Promise<{ info: Mode
 const maxDiff = (a: number[][], b: ArrayLike<number>[]): number => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i]![j]!))));
 
 describe('a Hub encoder model through transformers.js feature extraction (WASM)', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   let foreign: string[];
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openHarness(browser);
+    page = await openHarness(browser());
     foreign = watchForeignRequests(page);
   });
-  afterAll(async () => browser?.close());
 
   it('embeds exactly like the reference; transformers.js fetched nothing; a reload requests no model bytes', async () => {
     await resetServer();
@@ -119,14 +117,10 @@ describe('a Hub encoder model through transformers.js feature extraction (WASM)'
 });
 
 describe('a Hub encoder model on WebGPU (SwiftShader)', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch({ webgpu: true });
-  });
-  afterAll(async () => browser?.close());
+  const browser = useBrowser({ webgpu: true });
 
   it('auto picks WebGPU and embeds like the reference', async () => {
-    const page = await openHarness(browser);
+    const page = await openHarness(browser());
     const { info, vectors } = await loadAndEmbed(page, 'auto');
     expect(info).toMatchObject({ kind: 'encoder', backend: 'webgpu', fellBack: false });
     expect(maxDiff(vectors, expected)).toBeLessThan(1e-3);

@@ -4,24 +4,22 @@
  * determinism, and typed errors that leave the worker serving.
  */
 import Ajv from 'ajv';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32, randomSchema } from '../support/schemas.ts';
-import { launch, openHarness } from './support/browser.ts';
+import { useBrowser, openHarness } from './support/browser.ts';
 
 describe('extract(text, schema) with stories260K', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openHarness(browser);
+    page = await openHarness(browser());
     await page.evaluate(async () => {
       const w = window as unknown as { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
       w.client = await w.slm.SlmClient.inWorker();
       w.model = await w.client.load('stories260k', { dtype: 'fp32' });
     });
   });
-  afterAll(async () => browser?.close());
 
   it('200 random schemas × seeds, sampling on: every output parses and validates', async () => {
     const cases = Array.from({ length: 200 }, (_, i) => ({ seed: i + 1, schema: randomSchema(mulberry32(1000 + i)) }));

@@ -1,19 +1,14 @@
 /** The GGUF files the pipeline exports run in llama.cpp (wllama, in Chromium) and give the reference greedy text. */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
 import { withoutCsp } from '../../scripts/harness.ts';
-import { appUrl, launch } from './support/browser.ts';
+import { appUrl, useBrowser } from './support/browser.ts';
 
 describe('GGUF export in llama.cpp (wllama)', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-  });
-  afterAll(async () => browser?.close());
+  const browser = useBrowser({ webgpu: false });
 
   it.each(['model-f32.gguf', 'model-q8_0.gguf'])('%s greedy-decodes the known-good continuation', async (file) => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     await withoutCsp(context, '**/bench/page/index.html'); // for wllama's blob: workers
     const page = await context.newPage();
     await page.goto(appUrl('bench/page/index.html'));

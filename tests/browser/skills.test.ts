@@ -2,10 +2,10 @@
  * Skills across browser profiles: a classifier trained and exported in one profile imports in a fresh
  * one and gives the same answers; a modified file or one for a missing model is a typed error.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { sealSkill, type SealedSkill } from '../../src/skills/skill.ts';
-import { appUrl, launch } from './support/browser.ts';
+import { appUrl, useBrowser } from './support/browser.ts';
 import { storyThemes } from '../support/sources.ts';
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
@@ -13,11 +13,11 @@ const examples = storyThemes();
 const PROBES = ['The puppy chased a butterfly.', 'We ate warm soup and bread.', 'The wind blew the snow around.'];
 
 describe('skills: save, export, import in a fresh profile', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   const profiles: BrowserContext[] = [];
   /** A fresh browser profile (its own IndexedDB) with the harness open and stories260k loaded. */
   const profile = async (): Promise<Page> => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     profiles.push(context);
     const page = await context.newPage();
     await page.goto(appUrl('tests/browser/harness/index.html'));
@@ -29,10 +29,6 @@ describe('skills: save, export, import in a fresh profile', () => {
     });
     return page;
   };
-  beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-  });
-  afterAll(async () => browser?.close());
 
   let exported = '';
   let answers: unknown[] = [];

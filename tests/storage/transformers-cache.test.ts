@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureTransformers } from '../../src/engine/transformers-env.ts';
 import { defaultEnv } from '../../src/env.ts';
 import { TRANSFORMERS_REF, TransformersCache } from '../../src/storage/transformers-cache.ts';
-import { WeightCache } from '../../src/storage/weight-cache.ts';
+import { openStores } from '../../src/storage/stores.ts';
+import type { WeightCache } from '../../src/storage/weight-cache.ts';
 import { startFileServer, type FileServer } from '../support/file-server.ts';
 import { STORIES_DIR } from '../support/sources.ts';
 
@@ -20,7 +21,7 @@ describe('transformers.js through env.customCache', () => {
     const files: Record<string, Uint8Array> = {};
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json']) files[`${repo}/${f}`] = new Uint8Array(readFileSync(join(STORIES_DIR, f)));
     server = await startFileServer(files);
-    cache = WeightCache.open({ dbName: 'transformers-test', chunkBytes: 4096 });
+    cache = openStores({ dbName: 'transformers-test', chunkBytes: 4096 }).then((s) => s.weights);
     configureTransformers({ ...defaultEnv('http://127.0.0.1:9/'), hubHost: server.url, modelBaseUrl: 'http://127.0.0.1:9/nonexistent/' }, () => cache);
   });
   afterAll(() => server.close());

@@ -7,9 +7,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, IntegrityError, InvalidModelFileError, NetworkError, QuotaExceededError } from '../../src/errors.ts';
-import { chunkRange, openCacheDb, SCHEMA_VERSION } from '../../src/storage/cache-db.ts';
+import { chunkRange, openDatabase as openCacheDb, SCHEMA_VERSION } from '../../src/storage/database.ts';
 import type { FileSpec } from '../../src/storage/download.ts';
-import { WeightCache, type FileSource, type ModelRef } from '../../src/storage/weight-cache.ts';
+import type { ByteSource } from '../../src/types.ts';
+import { openStores } from '../../src/storage/stores.ts';
+import { WeightCache, type CacheConfig, type ModelRef } from '../../src/storage/weight-cache.ts';
+
+const openWeightCache = async (config: CacheConfig): Promise<WeightCache> => (await openStores(config)).weights;
 import { startFileServer, type FileServer } from '../support/file-server.ts';
 import { STORIES_DIR } from '../support/sources.ts';
 
@@ -40,8 +44,8 @@ async function stored(path: string): Promise<{ record: unknown; chunks: number }
   return result;
 }
 
-function progressLog(): { events: Array<{ loaded: number; source: FileSource }>; onProgress: (loaded: number, total: number | undefined, source: FileSource) => void } {
-  const events: Array<{ loaded: number; source: FileSource }> = [];
+function progressLog(): { events: Array<{ loaded: number; source: ByteSource }>; onProgress: (loaded: number, total: number | undefined, source: ByteSource) => void } {
+  const events: Array<{ loaded: number; source: ByteSource }> = [];
   return { events, onProgress: (loaded, _total, source) => events.push({ loaded, source }) };
 }
 
@@ -52,7 +56,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 beforeEach(async () => {
-  cache = await WeightCache.open({ dbName: `test-${++dbCounter}`, chunkBytes: CHUNK });
+  cache = await openWeightCache({ dbName: `test-${++dbCounter}`, chunkBytes: CHUNK });
   ref = { id: 'stories260k', revision: manifest.revision, baseUrl: `${server.url}/m/`, manifest };
   server.faults.clear();
   server.requests.length = 0;
@@ -166,7 +170,7 @@ describe('IndexedDB weight cache', () => {
   });
 
   it('evicts least recently used models beyond the budget and refuses a model larger than it', async () => {
-    const budgeted = await WeightCache.open({ dbName: `test-${++dbCounter}`, chunkBytes: CHUNK, budgetBytes: onnxBytes.byteLength + 100_000 });
+    const budgeted = await openWeightCache({ dbName: `test-${++dbCounter}`, chunkBytes: CHUNK, budgetBytes: onnxBytes.byteLength + 100_000 });
     const older: ModelRef = { ...ref, revision: 'older' };
     await budgeted.get(older, spec(onnxPath));
     await new Promise((r) => setTimeout(r, 5));
@@ -176,7 +180,7 @@ describe('IndexedDB weight cache', () => {
     expect(left.map((m) => m.revision)).toEqual([manifest.revision]);
     expect(left.reduce((n, m) => n + m.bytes, 0)).toBeLessThanOrEqual(budgeted.config.budgetBytes!);
 
-    const tiny = await WeightCache.open({ dbName: `test-${++dbCounter}`, chunkBytes: CHUNK, budgetBytes: 1000 });
+    const tiny = await openWeightCache({ dbName: `test-${++dbCounter}`, chunkBytes: CHUNK, budgetBytes: 1000 });
     await expect(tiny.checkSpace(ref, [spec(onnxPath)])).rejects.toThrow(QuotaExceededError);
   });
 
@@ -185,7 +189,7 @@ describe('IndexedDB weight cache', () => {
     // @ts-expect-error simulating a context without IndexedDB
     delete globalThis.indexedDB;
     try {
-      const memory = await WeightCache.open({ dbName: 'none', chunkBytes: CHUNK });
+      const memory = await openWeightCache({ dbName: 'none', chunkBytes: CHUNK });
       expect(memory.persistent).toBe(false);
       expect(memory.unavailableReason).toMatch(/IndexedDB is not available/);
       expect(sameBytes(await memory.get(ref, spec(onnxPath)), onnxBytes)).toBe(true);

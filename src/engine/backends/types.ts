@@ -4,6 +4,7 @@ import type { Backend } from '../../types.ts';
 export type Ort = typeof ortTypes;
 export type InferenceSession = ortTypes.InferenceSession;
 export type Tensor = ortTypes.Tensor;
+export type TensorType = ortTypes.Tensor.Type;
 
 /** One execution provider behind one interface; session options are data chosen here, not at call sites. */
 export interface ExecutionBackend {

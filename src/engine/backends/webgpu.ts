@@ -2,11 +2,9 @@
  * WebGPU execution provider (onnxruntime-web's WebGPU build). The probe asks for an adapter first so
  * `auto` can say why it chose WASM; the KV cache stays on the GPU between steps (only logits come back).
  */
-// Static: transformers.js (the tokenizer, loaded with every model) imports this same build statically, so it is
-// in the engine's chunk anyway; its .wasm/.mjs are still fetched only when a WebGPU session is created.
-import * as ortWebGpu from 'onnxruntime-web/webgpu';
 import type { RuntimeEnv } from '../../env.ts';
-import type { ExecutionBackend, Ort } from './types.ts';
+import { webgpuDevice, webgpuOrtInstance } from './ort-env.ts';
+import type { ExecutionBackend } from './types.ts';
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string };
@@ -40,26 +38,15 @@ export async function probeWebGpu(largestTensorBytes: number): Promise<WebGpuPro
   return { ok: true, adapter, description };
 }
 
-let configured: Ort | null = null;
-
-function configureOrt(env: RuntimeEnv, probe: Extract<WebGpuProbe, { ok: true }>): Ort {
-  ortWebGpu.env.wasm.wasmPaths = env.ortBaseUrl;
-  ortWebGpu.env.wasm.numThreads = 1;
-  ortWebGpu.env.wasm.proxy = false;
-  ortWebGpu.env.logLevel = 'error';
-  (ortWebGpu.env.webgpu as { adapter?: unknown }).adapter = probe.adapter;
-  return ortWebGpu as unknown as Ort;
-}
-
 export async function webgpuBackend(env: RuntimeEnv, probe: Extract<WebGpuProbe, { ok: true }>): Promise<ExecutionBackend> {
-  const ort = (configured ??= configureOrt(env, probe));
+  const ort = await webgpuOrtInstance(env, probe.adapter);
   const lostListeners: Array<(reason: string) => void> = [];
   let watching = false;
   const watchDevice = async (): Promise<void> => {
     if (watching) return;
     watching = true;
-    const device = (await Promise.resolve((ort.env.webgpu as { device?: unknown }).device)) as { lost?: Promise<{ message: string }> } | undefined;
-    void device?.lost?.then((info) => lostListeners.forEach((l) => l(`the WebGPU device was lost: ${info.message || 'no reason given'}`)));
+    const device = await webgpuDevice();
+    void device?.lost?.then((info) => lostListeners.forEach((l) => l(`device was lost: ${info.message || 'no reason given'}`)));
   };
   return {
     name: 'webgpu',

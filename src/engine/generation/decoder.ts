@@ -4,7 +4,7 @@
  * the last position. Buffers for the mask and positions are allocated once per sequence length.
  */
 import { InvalidModelFileError } from '../../errors.ts';
-import type { ExecutionBackend, InferenceSession, Tensor } from '../backends/types.ts';
+import type { ExecutionBackend, InferenceSession, Tensor, TensorType } from '../backends/types.ts';
 
 export interface DecoderShape {
   layers: number;
@@ -20,6 +20,8 @@ export class Decoder {
   private readonly ones: BigInt64Array;
   private readonly positions: BigInt64Array;
   private readonly hasPositionIds: boolean;
+  /** Every past_key_values input with the present output that feeds it next step, its type and empty shape, as the graph declares them. */
+  private readonly kv: KvInput[];
   /** What a generation step reads back: every output copied out of ORT's heap costs time per token. */
   private readonly stepOutputs: string[];
 
@@ -37,6 +39,7 @@ export class Decoder {
       throw new InvalidModelFileError(`config.json says ${shape.layers} layers but the ONNX graph has ${pastLayers} past_key_values inputs`);
     }
     this.hasPositionIds = inputs.has('position_ids');
+    this.kv = session.inputNames.filter((n) => n.startsWith('past_key_values.')).map((name) => kvInput(session, name, shape));
     this.stepOutputs = session.outputNames.filter((n) => n === 'logits' || n.startsWith('present.'));
     this.ones = new BigInt64Array(shape.contextLength).fill(1n);
     this.positions = BigInt64Array.from({ length: shape.contextLength }, (_, i) => BigInt(i));
@@ -52,12 +55,7 @@ export class Decoder {
   reset(): void {
     this.disposePast();
     const { Tensor } = this.backend.ort;
-    const empty = new Float32Array(0);
-    for (let l = 0; l < this.shape.layers; l++) {
-      for (const kind of ['key', 'value']) {
-        this.past[`past_key_values.${l}.${kind}`] = new Tensor('float32', empty, [1, this.shape.kvHeads, 0, this.shape.headDim]);
-      }
-    }
+    for (const { name, type, dims } of this.kv) this.past[name] = new Tensor(type as 'float32', emptyData(type) as Float32Array, dims);
     this.length = 0;
   }
 
@@ -74,10 +72,7 @@ export class Decoder {
     if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(this.length, total), [1, n]);
     const out = await this.session.run(feeds, this.stepOutputs);
     this.disposePast();
-    for (let l = 0; l < this.shape.layers; l++) {
-      this.past[`past_key_values.${l}.key`] = out[`present.${l}.key`]!;
-      this.past[`past_key_values.${l}.value`] = out[`present.${l}.value`]!;
-    }
+    for (const { name, present } of this.kv) this.past[name] = out[present]!;
     this.length = total;
     const logits = out.logits!;
     const data = logits.data as Float32Array;
@@ -120,4 +115,36 @@ export class Decoder {
     for (const t of Object.values(this.past)) t.dispose();
     this.past = {};
   }
+}
+
+interface KvInput {
+  name: string;
+  /** The output holding this input's value for the next step (present.N.key for past_key_values.N.key). */
+  present: string;
+  type: TensorType;
+  dims: number[];
+}
+
+/**
+ * A KV input's output, type and shape with no past tokens, from the graph's metadata (so fp16 KV
+ * caches get fp16 tensors): a symbolic batch is 1, the symbolic past length 0, other symbolic sizes
+ * from config.json.
+ */
+function kvInput(session: InferenceSession, name: string, shape: DecoderShape): KvInput {
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  if (!meta?.isTensor) throw new InvalidModelFileError(`the ONNX graph declares no tensor type for its input "${name}"`);
+  const present = name.replace(/^past_key_values\./, 'present.');
+  if (!session.outputNames.includes(present)) throw new InvalidModelFileError(`the ONNX graph has the input "${name}" but no output "${present}"`);
+  const fromConfig = [1, shape.kvHeads, 0, shape.headDim];
+  const declared = meta.shape.length === 4 ? meta.shape : fromConfig;
+  const dims = declared.map((d, i) => (typeof d === 'number' ? d : i === 2 ? 0 : fromConfig[i]!));
+  if (dims[1] !== shape.kvHeads || dims[3] !== shape.headDim) {
+    throw new InvalidModelFileError(`the ONNX input "${name}" has shape [${meta.shape.join(', ')}] but config.json gives ${shape.kvHeads} KV heads of size ${shape.headDim}`);
+  }
+  return { name, present, type: meta.type, dims };
+}
+
+function emptyData(type: TensorType): Float32Array | Uint16Array {
+  // float16 tensors take their raw bits in a Uint16Array.
+  return type === 'float16' ? new Uint16Array(0) : new Float32Array(0);
 }

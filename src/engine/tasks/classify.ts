@@ -45,6 +45,21 @@ export interface TrainProgress {
   validationLoss: number;
 }
 
+/** Throws unless `examples` are labelled texts to train on. */
+export function checkExamples(examples: unknown): asserts examples is Array<{ text: string; label: string }> {
+  if (!Array.isArray(examples) || examples.length === 0) throw new InvalidArgumentError('training needs labelled examples; got none');
+  for (const [i, e] of examples.entries()) {
+    if (typeof e?.label !== 'string' || e.label.trim() === '') throw new InvalidArgumentError(`examples[${i}].label must be a non-empty string`);
+  }
+}
+
+/** Throws unless `head` is a trained head whose parts agree in size. */
+export function checkHead(head: ClassifierHead): void {
+  const valid =
+    Array.isArray(head?.labels) && head.labels.length >= 2 && head.weights?.length === head.labels.length * head.dim && head.bias?.length === head.labels.length && head.mean?.length === head.dim && head.std?.length === head.dim;
+  if (!valid) throw new InvalidArgumentError('head is not a trained classifier head (labels, dim, mean, std, weights, bias)');
+}
+
 function encodeChecked(tokenizer: PreTrainedTokenizer, text: unknown, contextLength: number): number[] {
   if (typeof text !== 'string' || text.trim() === '') throw new InvalidArgumentError('each text must be a non-empty string');
   const ids = tokenizer.encode(text);

@@ -1,6 +1,6 @@
 /** Debian Chromium driven by playwright-core, with or without the SwiftShader WebGPU adapter. */
 import type { Browser, Page } from 'playwright-core';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { launchChromium } from '../../../scripts/harness.ts';
 
 export const launch = launchChromium;
@@ -26,4 +26,14 @@ export function watchForeignRequests(page: Page): string[] {
     if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:')) foreign.push(url);
   });
   return foreign;
+}
+
+/** One Chromium for the enclosing describe block: launched before its tests, closed after. */
+export function useBrowser(options: { webgpu: boolean }): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launch(options);
+  });
+  afterAll(async () => browser?.close());
+  return () => browser!;
 }

@@ -1,22 +1,24 @@
 /**
- * The IndexedDB schema of the weight cache. Files are stored as fixed-size chunks (never one huge
- * ArrayBuffer) plus a small record per file and per model; a file is usable only once its record says
- * `complete`, which is written after every chunk is stored and the SHA-256 verified.
+ * The runtime's one IndexedDB database, opened here for every store (model files, skills, search
+ * documents). Files are stored as fixed-size chunks (never one huge ArrayBuffer) plus a small record
+ * per file and per model; a file is usable only once its record says `complete`, which is written
+ * after every chunk is stored and the SHA-256 verified.
  *
  * Schema versions and their migrations live in `upgrade`: one step per version (2 added skills and documents).
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { ServedManifest } from '../model-format.ts';
 
 export const SCHEMA_VERSION = 2;
 
 export interface ModelRecord {
-  /** `${id}@${revision}` */
+  /** `${baseUrl}@${revision}` (see modelKey) */
   key: string;
   id: string;
   revision: string;
   baseUrl: string;
   /** The model's manifest.json, so an offline reload knows what to expect without the network. */
-  manifest: unknown | null;
+  manifest: ServedManifest | null;
   lastUsed: number;
   created: number;
 }
@@ -60,7 +62,7 @@ export interface StoredDocument {
 
 export type CacheDb = IDBPDatabase<CacheSchema>;
 
-export function openCacheDb(name: string): Promise<CacheDb> {
+export function openDatabase(name: string): Promise<CacheDb> {
   return openDB<CacheSchema>(name, SCHEMA_VERSION, {
     upgrade(db, oldVersion) {
       // A database at version n runs every migration after n, in order.
@@ -80,4 +82,14 @@ export function openCacheDb(name: string): Promise<CacheDb> {
 /** Key range covering every chunk of one file. */
 export function chunkRange(fileKey: string): IDBKeyRange {
   return IDBKeyRange.bound([fileKey, 0], [fileKey, Number.MAX_SAFE_INTEGER]);
+}
+
+/** Key of a model revision: the folder it comes from and its revision. */
+export function modelKey(ref: { baseUrl: string; revision: string }): string {
+  return `${ref.baseUrl}@${ref.revision}`;
+}
+
+/** Key of one file of a model revision. */
+export function fileKey(ref: { baseUrl: string; revision: string }, path: string): string {
+  return `${modelKey(ref)}/${path}`;
 }

@@ -1,0 +1,161 @@
+/**
+ * The decode loop: prefill, then one token at a time (sampling, stop strings, an optional constraint
+ * such as a JSON schema) as an async sequence of text deltas whose return value is the result and its
+ * statistics. A WebGPU run that fails moves the model to WASM (the backend policy) and the loop goes on.
+ */
+import { AbortError, ContextOverflowError } from '../../errors.ts';
+import type { ResolvedGenerateOptions } from '../../options.ts';
+import type { FinishReason, GenerationResult } from '../../types.ts';
+import type { LoadedDecoder } from '../load/loaded.ts';
+import type { Constraint } from '../tasks/extract.ts';
+import { Sampler } from './sampling.ts';
+import { StopStringFilter, TokenTextStream } from './text-stream.ts';
+
+export interface DecodeRequest {
+  promptIds: number[];
+  options: ResolvedGenerateOptions;
+  signal: AbortSignal;
+  /** Masks what may not come next and follows what was chosen (constrained decoding). */
+  constraint?: Constraint;
+}
+
+/** Text that became visible: after a token (`tokenId`), or at the end (null: text held back until then). */
+export interface TextDelta {
+  tokenId: number | null;
+  text: string;
+}
+
+export async function* decodeTokens(model: LoadedDecoder, request: DecodeRequest): AsyncGenerator<TextDelta, GenerationResult, void> {
+  const { promptIds, options: opts, signal, constraint } = request;
+  const { tokenizer, eosIds } = model;
+  const started = performance.now();
+  const { contextLength } = model.decoder.shape;
+  if (promptIds.length >= contextLength) {
+    throw new ContextOverflowError(`the prompt is ${promptIds.length} tokens; this model's context is ${contextLength} tokens (leave room for at least one new token)`, {
+      details: { promptTokens: promptIds.length, contextLength },
+    });
+  }
+  const budget = Math.min(opts.maxNewTokens, contextLength - promptIds.length);
+  const sampler = new Sampler(opts);
+  const stream = new TokenTextStream((ids) => tokenizer.decode(ids, { skip_special_tokens: true }), promptIds);
+  const stops = new StopStringFilter(opts.stop);
+  const generated: number[] = [];
+  let text = '';
+  let finishReason: FinishReason = 'length';
+
+  model.decoder.reset();
+  let generatedAtAbort = -1;
+  const onAbort = (): void => void (generatedAtAbort = generated.length);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const fed = [...promptIds];
+    let logits = budget > 0 ? await step(model, promptIds, fed) : null;
+    const prefillDone = performance.now();
+    let firstTokenAt = prefillDone;
+    while (logits && generated.length < budget) {
+      if (signal.aborted) {
+        finishReason = 'aborted';
+        break;
+      }
+      if (generated.length < opts.minNewTokens) for (const id of eosIds) logits[id] = -Infinity;
+      constraint?.mask(logits);
+      const next = sampler.next(logits, opts.repetitionPenalty !== 1 ? [...promptIds, ...generated] : []);
+      if (generated.length === 0) firstTokenAt = performance.now();
+      if (eosIds.has(next)) {
+        finishReason = 'eos';
+        break;
+      }
+      generated.push(next);
+      constraint?.accept(next);
+      const { text: visible, stopped } = stops.push(stream.push(next));
+      text += visible;
+      yield { tokenId: next, text: visible };
+      if ((stopped && constraint?.stoppable !== false) || constraint?.complete) {
+        finishReason = 'stop';
+        break;
+      }
+      if (generated.length >= budget) break;
+      fed.push(next);
+      // Let queued messages (an abort from the page) run between tokens; ORT's WASM runs resolve as microtasks.
+      await yieldToEventLoop();
+      logits = await step(model, [next], fed);
+    }
+    if (finishReason !== 'stop') {
+      const rest = stops.push(stream.flush()).text + stops.flush();
+      text += rest;
+      if (rest) yield { tokenId: null, text: rest };
+    }
+    const ended = performance.now();
+    if (finishReason === 'aborted') {
+      throw new AbortError('generation was aborted', {
+        cause: signal.reason,
+        details: { text, generatedTokens: generated.length, tokensAfterAbort: generated.length - generatedAtAbort },
+      });
+    }
+    const decodeTokens = Math.max(0, generated.length - 1);
+    return {
+      text,
+      tokenIds: generated,
+      finishReason,
+      stats: {
+        promptTokens: promptIds.length,
+        generatedTokens: generated.length,
+        timeToFirstTokenMs: firstTokenAt - started,
+        prefillMs: prefillDone - started,
+        decodeMs: ended - firstTokenAt,
+        prefillTokensPerSecond: (promptIds.length * 1000) / Math.max(1e-3, prefillDone - started),
+        decodeTokensPerSecond: decodeTokens > 0 ? (decodeTokens * 1000) / Math.max(1e-3, ended - firstTokenAt) : 0,
+        backend: model.decoder.backend.name,
+      },
+    };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Runs the loop to its end, handing each non-empty text delta to `onText`. */
+export async function decode(model: LoadedDecoder, request: DecodeRequest, onText?: (text: string) => void): Promise<GenerationResult> {
+  const tokens = decodeTokens(model, request);
+  for (;;) {
+    const next = await tokens.next();
+    if (next.done) return next.value;
+    if (next.value.text) onText?.(next.value.text);
+  }
+}
+
+/**
+ * One decoder step over `ids` (the tail of `history`, every id fed so far). If a run fails, the model
+ * moves to the next backend and the new decoder is brought up to date by feeding the whole history.
+ */
+async function step(model: LoadedDecoder, ids: number[], history: number[]): Promise<Float32Array> {
+  const decoder = model.decoder;
+  if (decoder.position !== history.length - ids.length) {
+    // The decoder was replaced (device lost) since the last step: rebuild its cache.
+    decoder.reset();
+    ids = history;
+  }
+  try {
+    return await decoder.step(ids);
+  } catch (err) {
+    if (decoder.backend.name === 'wasm') throw err;
+    await model.fallBack(`run failed (${err instanceof Error ? err.message : String(err)})`);
+    return model.decoder.step(history);
+  }
+}
+
+const channel = typeof MessageChannel !== 'undefined' ? new MessageChannel() : null;
+const pending: Array<() => void> = [];
+if (channel) {
+  channel.port1.onmessage = () => pending.shift()?.();
+  // In Node (tests) an open port would keep the process alive on its own.
+  for (const port of [channel.port1, channel.port2] as unknown as Array<{ unref?(): void }>) port.unref?.();
+}
+
+/** Resolves after the event loop has had a turn (a macrotask), at a fraction of setTimeout(0)'s cost. */
+function yieldToEventLoop(): Promise<void> {
+  if (!channel) return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    pending.push(resolve);
+    channel.port2.postMessage(null);
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * A model reference → a ready model, in two steps: fetch its files (fetch-files.ts: manifest, cache,
+ * quota, verification) and open them (open-model.ts: decoder or encoder on the backend the policy
+ * picks), with per-phase timings.
+ */
+import type { RuntimeEnv } from '../../env.ts';
+import type { Dtype } from '../../model-format.ts';
+import type { TransformersCache } from '../../storage/transformers-cache.ts';
+import type { WeightCache } from '../../storage/weight-cache.ts';
+import type { DeviceRequest, LoadOptions } from '../../types.ts';
+import { fetchModelFiles } from './fetch-files.ts';
+import type { LoadedModel } from './loaded.ts';
+import { openModel, ortBackends, prepareOpen, type Preparation } from './open-model.ts';
+import { LoadProgress } from './progress.ts';
+
+/** Load options after validation (options.ts), with their defaults filled in. */
+export type LoadRequest = LoadOptions & { dtype: Dtype; device: DeviceRequest; threads: number };
+
+export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformers: TransformersCache, model: string, opts: LoadRequest): Promise<LoadedModel> {
+  const { device, threads } = opts;
+  const open = { device, threads, ...(opts.signal && { signal: opts.signal }) };
+  const progress = new LoadProgress(opts.onProgress);
+  const backends = ortBackends(env, threads);
+  const started = performance.now();
+  let prepared: Preparation | null = null;
+  const files = await fetchModelFiles(env, cache, model, opts, progress, (config, kind, baseUrl) => {
+    prepared = prepareOpen(backends, config, kind, baseUrl, open);
+  });
+  const fetched = performance.now();
+  const loaded = await openModel(backends, transformers, files, prepared!, open, progress);
+  const ready = performance.now();
+  loaded.timings = { ...loaded.timings, fetchMs: fetched - started, totalMs: ready - started };
+  return loaded;
+}
