@@ -6,7 +6,7 @@
  */
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, GenerationResult } from '../../src/index.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, GenerationResult } from '../../src/index.ts';
 import { KNOWN_GOOD } from '../support/sources.ts';
 import { serveVariant } from './support/fixtures.ts';
 import { openHarness, useBrowser } from './support/browser.ts';
@@ -126,7 +126,7 @@ describe('runtime API in a Web Worker (WASM)', () => {
   });
 
   describe('OpenAI-compatible chat', () => {
-    const messages: ChatCompletionRequest['messages'] = [
+    const messages: ChatMessage[] = [
       { role: 'system', content: 'A story for children.' },
       { role: 'user', content: 'Tell me about Lily.' },
     ];
