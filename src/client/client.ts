@@ -11,7 +11,7 @@ import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
 import type { ClassifierHead, TrainingReport, TrainOptions, TrainProgress } from '../engine/tasks/classify.ts';
-import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
+import type { ExtractOptions, ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
 type EngineApi = Pick<
   Engine,
@@ -188,7 +188,7 @@ export class ModelHandle {
    * length limits, numbers, integers, booleans, null) from `text`; unsupported keywords are an
    * UnsupportedSchemaError that names them.
    */
-  extract(text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'> = {}): Promise<ExtractionResult> {
+  extract(text: string, schema: unknown, options: ExtractOptions = {}): Promise<ExtractionResult> {
     const { signal, ...rest } = options;
     return this.client.engineCall(signal, (engine, extra) => engine.extract(this.handle, text, schema, { ...rest, ...extra }));
   }

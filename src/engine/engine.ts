@@ -9,12 +9,13 @@
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
 import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotFoundError, ModelNotLoadedError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
 import { WeightCache, type CachedModel } from '../storage/weight-cache.ts';
-import type { ExtractionResult, FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
+import type { ExtractOptions, ExtractionResult, FinishReason, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
 import { Sampler } from './generation/sampling.ts';
 import { StopStringFilter, TokenTextStream } from './generation/text-stream.ts';
 import { loadModel, type LoadedDecoder, type LoadedModel } from './load.ts';
 import { chatGenerateOptions, chatPromptIds, validateMessages } from './tasks/chat.ts';
 import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
+import { Lookahead } from './tasks/json/lookahead.ts';
 import { embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './tasks/classify.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatFinishReason } from '../openai/types.ts';
 import { configureTransformers } from './transformers-env.ts';
@@ -310,11 +311,11 @@ export class Engine {
     handle: string,
     text: string,
     schema: unknown,
-    options: Omit<GenerateOptions, 'signal' | 'stop'> & RequestOptions & { signal?: AbortSignal } = {},
+    options: ExtractOptions & RequestOptions & { signal?: AbortSignal } = {},
   ): Promise<ExtractionResult> {
     const entry = this.decoderEntry(handle);
     const { tokenizer, decoder } = entry.loaded;
-    const constraint = jsonSchemaConstraint(tokenizer, schema, decoder.shape.vocabSize);
+    const constraint = jsonSchemaConstraint(tokenizer, schema, decoder.shape.vocabSize, { draft: options.lookahead !== false, source: text });
     const opts = validateGenerateOptions(text, { maxNewTokens: decoder.shape.contextLength, ...options });
     const result = await this.queued(entry, options, (signal) => this.run(entry, tokenizer.encode(extractionPrompt(text)), opts, signal, undefined, constraint));
     if (!constraint.complete) {
@@ -442,6 +443,14 @@ export class Engine {
     let generatedAtAbort = -1;
     signal.addEventListener('abort', () => (generatedAtAbort = generated.length), { once: true });
     const fed = [...promptIds];
+    // Drafted tokens (constraint.draft) are checked in one run; rewinding them needs the KV cache on the CPU.
+    const lookahead =
+      constraint?.draft && loaded.decoder.backend.name === 'wasm'
+        ? new Lookahead(
+            { run: (ids, history, rows) => this.step(loaded, ids, history, rows), truncate: (n) => loaded.decoder.truncate(n), vocabSize: loaded.decoder.shape.vocabSize, contextLength },
+            constraint.draft,
+          )
+        : null;
     let logits = budget > 0 ? await this.step(loaded, promptIds, fed) : null;
     const prefillDone = performance.now();
     let firstTokenAt = prefillDone;
@@ -470,7 +479,7 @@ export class Engine {
       fed.push(next);
       // Let queued messages (an abort from the page) run between tokens; ORT's WASM runs resolve as microtasks.
       await yieldToEventLoop();
-      logits = await this.step(loaded, [next], fed);
+      logits = lookahead ? await lookahead.after(fed) : await this.step(loaded, [next], fed);
     }
     if (finishReason !== 'stop') emit(stops.push(stream.flush()).text + stops.flush());
     const ended = performance.now();
@@ -494,6 +503,7 @@ export class Engine {
         prefillTokensPerSecond: (promptIds.length * 1000) / Math.max(1e-3, prefillDone - started),
         decodeTokensPerSecond: decodeTokens > 0 ? (decodeTokens * 1000) / Math.max(1e-3, ended - firstTokenAt) : 0,
         backend: loaded.decoder.backend.name,
+        ...(lookahead && { draftedTokens: lookahead.drafted, acceptedDraftTokens: lookahead.accepted }),
       },
     };
   }
@@ -502,7 +512,7 @@ export class Engine {
    * One decoder step over `ids` (the tail of `history`, every id fed so far). If a WebGPU run fails,
    * the model moves to WASM and the new decoder is brought up to date by feeding the whole history.
    */
-  private async step(loaded: LoadedDecoder, ids: number[], history: number[]): Promise<Float32Array> {
+  private async step(loaded: LoadedDecoder, ids: number[], history: number[], rows = 1): Promise<Float32Array> {
     const decoder = loaded.decoder;
     if (decoder.position !== history.length - ids.length) {
       // The decoder was replaced (device lost) since the last step: rebuild its cache.
@@ -510,11 +520,11 @@ export class Engine {
       ids = history;
     }
     try {
-      return await decoder.step(ids);
+      return await decoder.step(ids, rows);
     } catch (err) {
       if (decoder.backend.name !== 'webgpu') throw err;
       await loaded.fallBackToWasm(`a WebGPU run failed (${err instanceof Error ? err.message : String(err)})`);
-      return loaded.decoder.step(history);
+      return loaded.decoder.step(history, rows);
     }
   }
 

@@ -1,10 +1,11 @@
 /**
  * Which tokens may come next under a JsonMatcher. Every token's bytes are precomputed once per
- * tokenizer (pieces with "▁" as a space, byte-fallback tokens as their byte) into a trie, and each step
- * walks the trie with copies of the matcher, pruning a subtree at the first byte it rejects.
+ * tokenizer (pieces with "▁" as a space, byte-fallback tokens as their byte) into a trie. `allowed`
+ * walks the trie with copies of the matcher, pruning a subtree at the first byte it rejects; a
+ * StateTable does the same walk once per matcher state and keeps the result (see below).
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import type { JsonMatcher } from './matcher.ts';
+import { JsonMatcher } from './matcher.ts';
 
 interface TrieNode {
   children: Map<number, TrieNode>;
@@ -54,11 +55,28 @@ export class TokenTrie {
 
   /** Sets allowed[id] = 1 for every token whose bytes the matcher accepts; returns how many. */
   allowed(matcher: JsonMatcher, allowed: Uint8Array): number {
+    return this.collect(matcher, allowed, (node, m, visit) => {
+      for (const [b, child] of node.children) {
+        const next = m.clone();
+        if (next.feed(b)) visit(child, next);
+      }
+    });
+  }
+
+  /**
+   * The shared walk: plain string content in one pass over precomputed lengths (plus the few edge
+   * tokens), anything else down the trie, `expand` choosing which children a matcher state accepts.
+   */
+  collect<S extends { readonly matcher: JsonMatcher } | JsonMatcher>(
+    state: S,
+    allowed: Uint8Array,
+    expand: (node: TrieNode, state: S, visit: (child: TrieNode, next: S) => void) => void,
+  ): number {
     allowed.fill(0);
     let count = 0;
+    const matcher = state instanceof JsonMatcher ? state : (state as { matcher: JsonMatcher }).matcher;
     const room = matcher.plainStringRoom();
     if (room !== null) {
-      // Plain string content needs no matcher: one pass over precomputed lengths, then the few edge tokens.
       for (let id = 0; id < this.plainChars.length; id++) {
         const n = this.plainChars[id]!;
         if (n >= 0 && n <= room) {
@@ -79,18 +97,125 @@ export class TokenTrie {
       }
       return count;
     }
-    const walk = (node: TrieNode, m: JsonMatcher): void => {
-      for (const [b, child] of node.children) {
-        const next = m.clone();
-        if (!next.feed(b)) continue;
-        for (const id of child.tokens) allowed[id] = 1;
-        count += child.tokens.length;
-        walk(child, next);
-      }
+    const visit = (child: TrieNode, next: S): void => {
+      for (const id of child.tokens) allowed[id] = 1;
+      count += child.tokens.length;
+      expand(child, next, visit);
     };
-    walk(this.root, matcher);
+    expand(this.root, state, visit);
     return count;
   }
+
+  /** Splits bytes into tokens, longest first (a draft: the model decides what it really takes). */
+  tokenize(bytes: ArrayLike<number>): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < bytes.length; ) {
+      let node = this.root;
+      let best = -1;
+      let end = i;
+      for (let j = i; j < bytes.length; j++) {
+        const next = node.children.get(bytes[j]!);
+        if (!next) break;
+        node = next;
+        // The last id with these bytes: a piece rather than its byte-fallback spelling.
+        if (node.tokens.length) [best, end] = [node.tokens.at(-1)!, j + 1];
+      }
+      if (best < 0) break;
+      out.push(best);
+      i = end;
+    }
+    return out;
+  }
+}
+
+/** Allowed tokens as the shorter list: the ids allowed, or (for most string content) the ids not. */
+export interface TokenMask {
+  count: number;
+  listsAllowed: boolean;
+  ids: Int32Array;
+}
+
+export interface State {
+  readonly matcher: JsonMatcher;
+  readonly next: Map<number, State | null>;
+  mask: TokenMask | null;
+  forced: number[] | null;
+}
+
+/**
+ * Matcher states interned by key, with their byte transitions, token masks and forced bytes, for one
+ * tokenizer and one compiled schema. A state seen before (the same place in the schema: the next
+ * array item, the same schema on another document) costs a lookup; a new one walks the trie through
+ * cached transitions, so string content reached by different tokens is fed to a matcher once per
+ * length, not once per token. Bounded: past `maxStates` it starts over.
+ */
+export class StateTable {
+  private states = new Map<string, State>();
+  private readonly scratch: Uint8Array;
+
+  constructor(
+    readonly trie: TokenTrie,
+    readonly vocabSize: number,
+    private readonly maxStates = 20000,
+  ) {
+    this.scratch = new Uint8Array(vocabSize);
+  }
+
+  intern(matcher: JsonMatcher): State {
+    const key = matcher.key();
+    let state = this.states.get(key);
+    if (!state) {
+      if (this.states.size >= this.maxStates) this.states = new Map();
+      this.states.set(key, (state = { matcher, next: new Map(), mask: null, forced: null }));
+    }
+    return state;
+  }
+
+  /** The state after byte `b`, or null when the matcher rejects it. */
+  step(state: State, b: number): State | null {
+    let next = state.next.get(b);
+    if (next === undefined) {
+      const m = state.matcher.clone();
+      next = m.feed(b) ? this.intern(m) : null;
+      state.next.set(b, next);
+    }
+    return next;
+  }
+
+  mask(state: State): TokenMask {
+    if (!state.mask) {
+      const allowed = this.scratch;
+      const count = this.trie.collect(state, allowed, (node, s, visit) => {
+        for (const [b, child] of node.children) {
+          const next = this.step(s, b);
+          if (next) visit(child, next);
+        }
+      });
+      const listsAllowed = count <= this.vocabSize / 2;
+      const ids = new Int32Array(listsAllowed ? count : this.vocabSize - count);
+      let n = 0;
+      for (let id = 0; id < this.vocabSize; id++) if ((allowed[id] === 1) === listsAllowed) ids[n++] = id;
+      state.mask = { count, listsAllowed, ids };
+    }
+    return state.mask;
+  }
+
+  forced(state: State): number[] {
+    state.forced ??= state.matcher.forced();
+    return state.forced;
+  }
+}
+
+/** Sets every logit the mask rules out to −∞. */
+export function applyMask(mask: TokenMask, logits: Float32Array, save: Float32Array): void {
+  const { ids } = mask;
+  if (!mask.listsAllowed) {
+    for (let i = 0; i < ids.length; i++) logits[ids[i]!] = -Infinity;
+    return;
+  }
+  for (let i = 0; i < ids.length; i++) save[i] = logits[ids[i]!]!;
+  logits.fill(-Infinity);
+  for (let i = 0; i < ids.length; i++) logits[ids[i]!] = save[i]!;
 }
 
 /** Code points in `bytes` if they are all plain JSON string content, else −1. */
