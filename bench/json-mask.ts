@@ -5,10 +5,15 @@
  * same states). Times only the mask (computing the allowed set and applying it to a logits row).
  */
 import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { buildTokenizerConfig, buildTokenizerJson } from '../models/hf/tokenizer.ts';
 import { parseTokenizerBin } from '../models/llama2c/tokenizer-bin.ts';
 import { LLAMA2_TOKENIZER, resolveSource } from '../models/sources.ts';
-import { jsonSchemaConstraint } from '../src/engine/tasks/extract.ts';
+import { jsonSchemaConstraint, type Constraint } from '../src/engine/tasks/extract.ts';
+import { JsonMatcher } from '../src/engine/tasks/json/matcher.ts';
+import { compileSchema } from '../src/engine/tasks/json/schema.ts';
+import { TokenTrie } from '../src/engine/tasks/json/token-mask.ts';
 
 export const MASK_SCHEMA = {
   type: 'object',
@@ -30,16 +35,20 @@ export async function llama2Tokenizer(): Promise<PreTrainedTokenizer> {
   return new PreTrainedTokenizer(buildTokenizerJson(vocab), buildTokenizerConfig(4096));
 }
 
-/** One document under the constraint: mask milliseconds per generated token, and the tokens. */
-export function maskRun(tokenizer: PreTrainedTokenizer, vocabSize: number): { msPerToken: number; tokens: number } {
-  const constraint = jsonSchemaConstraint(tokenizer, MASK_SCHEMA, vocabSize);
+/**
+ * One document under the constraint: mask milliseconds per generated token, and the tokens. `table`
+ * is the constraint as the engine uses it; `walk` is how masks were made before the state table: the
+ * trie walked with matcher copies at every token, then every disallowed logit set one by one.
+ */
+export function maskRun(tokenizer: PreTrainedTokenizer, vocabSize: number, how: 'table' | 'walk', schema: object = MASK_SCHEMA): { msPerToken: number; tokens: number[] } {
+  const constraint = how === 'table' ? jsonSchemaConstraint(tokenizer, schema, vocabSize) : walkConstraint(tokenizer, schema, vocabSize);
   const vocab = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
   const pieces: string[] = [];
   for (const [piece, id] of vocab instanceof Map ? vocab : Object.entries(vocab)) pieces[id] = piece.replaceAll('▁', ' ');
   const logits = new Float32Array(vocabSize);
   let text = '';
   let spent = 0;
-  let tokens = 0;
+  const tokens: number[] = [];
   while (!constraint.complete) {
     logits.fill(0);
     const started = performance.now();
@@ -58,8 +67,76 @@ export function maskRun(tokenizer: PreTrainedTokenizer, vocabSize: number): { ms
     const byte = /^<0x([0-9A-F]{2})>$/.exec(pieces[best]!);
     text += byte ? String.fromCharCode(parseInt(byte[1]!, 16)) : pieces[best]!;
     constraint.accept(best);
-    tokens++;
+    tokens.push(best);
   }
   if (text !== MASK_TARGET) throw new Error(`mask bench produced ${JSON.stringify(text)}`);
-  return { msPerToken: spent / tokens, tokens };
+  return { msPerToken: spent / tokens.length, tokens };
+}
+
+const tries = new WeakMap<PreTrainedTokenizer, TokenTrie>();
+
+function walkConstraint(tokenizer: PreTrainedTokenizer, schema: object, vocabSize: number): Constraint {
+  let trie = tries.get(tokenizer);
+  if (!trie) tries.set(tokenizer, (trie = new TokenTrie(tokenizer)));
+  const t = trie;
+  const matcher = JsonMatcher.start(compileSchema(schema));
+  const allowed = new Uint8Array(vocabSize);
+  return {
+    mask(logits) {
+      t.allowed(matcher, allowed);
+      for (let i = 0; i < logits.length; i++) if (!allowed[i]) logits[i] = -Infinity;
+    },
+    accept(token) {
+      for (const b of t.bytesOf[token] ?? []) matcher.feed(b);
+    },
+    get complete() {
+      return matcher.complete;
+    },
+  };
+}
+
+/**
+ * @mlc-ai/web-xgrammar (what WebLLM uses) on the same vocabulary, schema and tokens: milliseconds per
+ * token of getNextTokenBitmask, and its one-off set-up (tokenizer info and schema compilation).
+ */
+export async function xgrammarRun(tokenizer: PreTrainedTokenizer, vocabSize: number, tokens: number[], runs: number): Promise<{ msPerToken: number[]; setupMs: number }> {
+  const xg = loadXgrammar();
+  const vocab = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
+  const pieces: string[] = [];
+  for (const [piece, id] of vocab instanceof Map ? vocab : Object.entries(vocab)) pieces[id] = piece;
+  const started = performance.now();
+  const info = await xg.TokenizerInfo.createTokenizerInfo(pieces, 'byte_fallback', true, vocabSize, tokenizer.all_special_ids);
+  const compiler = await xg.GrammarCompiler.createGrammarCompiler(info);
+  // Any whitespace, at most one in a row: the grammar ours follows.
+  const compiled = await compiler.compileJSONSchema(JSON.stringify(MASK_SCHEMA), true, undefined, undefined, true, 1);
+  const setupMs = performance.now() - started;
+  const msPerToken: number[] = [];
+  for (let run = 0; run <= runs; run++) {
+    const matcher = await xg.GrammarMatcher.createGrammarMatcher(compiled);
+    let spent = 0;
+    for (const id of tokens) {
+      const t = performance.now();
+      const mask = await matcher.getNextTokenBitmask();
+      spent += performance.now() - t;
+      if (!((mask[id >> 5]! >>> (id & 31)) & 1) || !matcher.acceptToken(id)) throw new Error(`xgrammar rejects token ${id} (${pieces[id]})`);
+    }
+    matcher.dispose();
+    if (run > 0) msPerToken.push(spent / tokens.length); // run 0 warms up
+  }
+  return { msPerToken, setupMs };
+}
+
+interface Xgrammar {
+  TokenizerInfo: { createTokenizerInfo(vocab: string[], type: string, prependSpace: boolean, size: number, stop: number[]): Promise<unknown> };
+  GrammarCompiler: { createGrammarCompiler(info: unknown): Promise<{ compileJSONSchema(schema: string, anyWhitespace: boolean, indent: undefined, separators: undefined, strict: boolean, maxWhitespace: number): Promise<unknown> }> };
+  GrammarMatcher: { createGrammarMatcher(compiled: unknown): Promise<{ getNextTokenBitmask(): Promise<Int32Array>; acceptToken(id: number): boolean; dispose(): void }> };
+}
+
+/** The package ships one UMD file inside a "type": "module" package, which Node will not load either way: run it as CommonJS. */
+function loadXgrammar(): Xgrammar {
+  const require = createRequire(import.meta.url);
+  const file = require.resolve('@mlc-ai/web-xgrammar/lib/index.js');
+  const module = { exports: {} as Xgrammar };
+  new Function('exports', 'module', 'require', '__filename', '__dirname', readFileSync(file, 'utf8'))(module.exports, module, require, file, file.replace(/\/[^/]*$/, ''));
+  return module.exports;
 }
