@@ -184,9 +184,8 @@ export class ModelHandle {
   }
 
   /**
-   * Extracts a JSON value valid for `schema` (a JSON Schema subset: objects, arrays, strings with enum and
-   * length limits, numbers, integers, booleans, null) from `text`; unsupported keywords are an
-   * UnsupportedSchemaError that names them.
+   * Extracts a JSON value valid for `schema` (a JSON Schema subset, see the README) from `text`;
+   * unsupported keywords are an UnsupportedSchemaError that names them.
    */
   extract(text: string, schema: unknown, options: ExtractOptions = {}): Promise<ExtractionResult> {
     const { signal, ...rest } = options;

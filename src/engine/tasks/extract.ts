@@ -45,7 +45,7 @@ export function jsonSchemaConstraint(tokenizer: PreTrainedTokenizer, schema: unk
   const { root, table } = stateTable(trie, schema, vocabSize);
   const t = trie;
   let state = table.intern(JsonMatcher.start(root));
-  const save = new Float32Array((vocabSize >> 1) + 1);
+  const save = new Float32Array((vocabSize >> 5) + 1);
   const source = options.source === undefined ? '' : latin1(new TextEncoder().encode(options.source));
   let written = '';
   const constraint: Constraint = {

@@ -16,10 +16,15 @@ export interface LookaheadModel {
   readonly contextLength: number;
 }
 
+/** Draft length: grows while drafts are taken whole, shrinks to what was taken, pauses at 0 for a few tokens. */
+const DRAFT = { max: 8, pause: 8 };
+
 export class Lookahead {
   private rows: Float32Array = new Float32Array(0);
   private pending: number[] = [];
   private used = 0;
+  private limit = DRAFT.max;
+  private paused = 0;
   /** Tokens drafted, and drafted tokens the loop then chose. */
   drafted = 0;
   accepted = 0;
@@ -27,7 +32,6 @@ export class Lookahead {
   constructor(
     private readonly model: LookaheadModel,
     private readonly draft: (max: number) => number[],
-    private readonly maxDraft = 8,
   ) {}
 
   /** The logits after `fed` (every token so far; the last is the one just chosen). */
@@ -38,8 +42,15 @@ export class Lookahead {
       this.accepted++;
       return this.rows.subarray(this.used * v, (this.used + 1) * v);
     }
-    if (this.used < this.pending.length) this.model.truncate(fed.length - 1);
-    this.pending = this.draft(Math.min(this.maxDraft, this.model.contextLength - fed.length));
+    if (this.pending.length) {
+      // A wrong draft costs a longer run and a cache rewind: draft less until drafts are taken again.
+      if (this.used < this.pending.length) this.model.truncate(fed.length - 1);
+      this.limit = this.used === this.pending.length ? Math.min(DRAFT.max, this.limit * 2) : this.used;
+    } else if (this.limit === 0 && ++this.paused >= DRAFT.pause) {
+      this.limit = 1;
+      this.paused = 0;
+    }
+    this.pending = this.limit ? this.draft(Math.min(this.limit, this.model.contextLength - fed.length)) : [];
     this.used = 0;
     this.drafted += this.pending.length;
     this.rows = await this.model.run([fed.at(-1)!, ...this.pending], [...fed, ...this.pending], this.pending.length + 1);

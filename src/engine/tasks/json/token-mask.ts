@@ -5,7 +5,7 @@
  * StateTable does the same walk once per matcher state and keeps the result (see below).
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { JsonMatcher } from './matcher.ts';
+import type { JsonMatcher } from './matcher.ts';
 
 interface TrieNode {
   children: Map<number, TrieNode>;
@@ -18,7 +18,10 @@ export class TokenTrie {
   /** Characters a token adds to a JSON string if all its bytes are plain string content (no quote, backslash, control or partial UTF-8), else −1. */
   private readonly plainChars: Int32Array;
   /** Tokens that can still be valid in a string without being plain content: they hold a quote or partial UTF-8. */
-  private readonly stringEdgeTokens: number[] = [];
+  readonly stringEdgeTokens: number[] = [];
+  /** plainBits(room) by room, up to the longest plain token (longer rooms allow the same tokens). */
+  private readonly plainByRoom: Array<{ bits: Uint32Array; count: number }> = [];
+  private readonly longestPlain: number;
   /** Single-byte tokens that start a multi-byte character (valid in a string whenever there is room for it). */
   private readonly leadByteTokens: number[] = [];
 
@@ -51,32 +54,37 @@ export class TokenTrie {
       if (bytes.length === 1 && bytes[0]! >= 0xc2 && bytes[0]! <= 0xf4) this.leadByteTokens.push(id);
       else if (bytes.some((b) => b === 0x22 || b >= 0x80)) this.stringEdgeTokens.push(id);
     });
-  }
-
-  /** Sets allowed[id] = 1 for every token whose bytes the matcher accepts; returns how many. */
-  allowed(matcher: JsonMatcher, allowed: Uint8Array): number {
-    return this.collect(matcher, allowed, (node, m, visit) => {
-      for (const [b, child] of node.children) {
-        const next = m.clone();
-        if (next.feed(b)) visit(child, next);
-      }
-    });
+    this.longestPlain = this.plainChars.reduce((m, n) => Math.max(m, n), 1);
   }
 
   /**
-   * The shared walk: plain string content in one pass over precomputed lengths (plus the few edge
-   * tokens), anything else down the trie, `expand` choosing which children a matcher state accepts.
+   * Inside a plain string with room for `room` more characters, the tokens allowed whatever follows the
+   * string: plain content that fits, and lead bytes. A bitset over token ids, shared: do not modify.
    */
-  collect<S extends { readonly matcher: JsonMatcher } | JsonMatcher>(
-    state: S,
-    allowed: Uint8Array,
-    expand: (node: TrieNode, state: S, visit: (child: TrieNode, next: S) => void) => void,
-  ): number {
+  plainBits(room: number): { bits: Uint32Array; count: number } {
+    const r = Math.min(room, this.longestPlain);
+    let entry = this.plainByRoom[r];
+    if (!entry) {
+      const bits = new Uint32Array((this.plainChars.length + 31) >> 5);
+      let count = 0;
+      const set = (id: number): void => {
+        bits[id >> 5]! |= 1 << (id & 31);
+        count++;
+      };
+      this.plainChars.forEach((n, id) => n >= 0 && n <= r && set(id));
+      if (r >= 1) this.leadByteTokens.forEach(set);
+      this.plainByRoom[r] = entry = { bits, count };
+    }
+    return entry;
+  }
+
+  /** Sets allowed[id] = 1 for every token whose bytes the matcher accepts; returns how many. Walks the trie afresh. */
+  allowed(matcher: JsonMatcher, allowed: Uint8Array): number {
     allowed.fill(0);
     let count = 0;
-    const matcher = state instanceof JsonMatcher ? state : (state as { matcher: JsonMatcher }).matcher;
     const room = matcher.plainStringRoom();
     if (room !== null) {
+      // Plain string content needs no matcher: one pass over precomputed lengths, then the few edge tokens.
       for (let id = 0; id < this.plainChars.length; id++) {
         const n = this.plainChars[id]!;
         if (n >= 0 && n <= room) {
@@ -97,12 +105,16 @@ export class TokenTrie {
       }
       return count;
     }
-    const visit = (child: TrieNode, next: S): void => {
-      for (const id of child.tokens) allowed[id] = 1;
-      count += child.tokens.length;
-      expand(child, next, visit);
+    const walk = (node: TrieNode, m: JsonMatcher): void => {
+      for (const [b, child] of node.children) {
+        const next = m.clone();
+        if (!next.feed(b)) continue;
+        for (const id of child.tokens) allowed[id] = 1;
+        count += child.tokens.length;
+        walk(child, next);
+      }
     };
-    expand(this.root, state, visit);
+    walk(this.root, matcher);
     return count;
   }
 
@@ -128,12 +140,8 @@ export class TokenTrie {
   }
 }
 
-/** Allowed tokens as the shorter list: the ids allowed, or (for most string content) the ids not. */
-export interface TokenMask {
-  count: number;
-  listsAllowed: boolean;
-  ids: Int32Array;
-}
+/** Allowed tokens: the ids when they are few (structure, enums, numbers), else a bitset (string content). */
+export type TokenMask = { count: number } & ({ kind: 'allowed'; ids: Int32Array } | { kind: 'bits'; bits: Uint32Array });
 
 export interface State {
   readonly matcher: JsonMatcher;
@@ -151,21 +159,23 @@ export interface State {
  */
 export class StateTable {
   private states = new Map<string, State>();
-  private readonly scratch: Uint8Array;
+  private maskBytes = 0;
 
   constructor(
     readonly trie: TokenTrie,
     readonly vocabSize: number,
     private readonly maxStates = 20000,
-  ) {
-    this.scratch = new Uint8Array(vocabSize);
-  }
+    private readonly maxMaskBytes = 8 * 2 ** 20,
+  ) {}
 
   intern(matcher: JsonMatcher): State {
     const key = matcher.key();
     let state = this.states.get(key);
     if (!state) {
-      if (this.states.size >= this.maxStates) this.states = new Map();
+      if (this.states.size >= this.maxStates || this.maskBytes >= this.maxMaskBytes) {
+        this.states = new Map();
+        this.maskBytes = 0;
+      }
       this.states.set(key, (state = { matcher, next: new Map(), mask: null, forced: null }));
     }
     return state;
@@ -184,20 +194,44 @@ export class StateTable {
 
   mask(state: State): TokenMask {
     if (!state.mask) {
-      const allowed = this.scratch;
-      const count = this.trie.collect(state, allowed, (node, s, visit) => {
-        for (const [b, child] of node.children) {
-          const next = this.step(s, b);
-          if (next) visit(child, next);
-        }
-      });
-      const listsAllowed = count <= this.vocabSize / 2;
-      const ids = new Int32Array(listsAllowed ? count : this.vocabSize - count);
-      let n = 0;
-      for (let id = 0; id < this.vocabSize; id++) if ((allowed[id] === 1) === listsAllowed) ids[n++] = id;
-      state.mask = { count, listsAllowed, ids };
+      state.mask = this.build(state);
+      this.maskBytes += state.mask.kind === 'bits' ? state.mask.bits.byteLength : state.mask.ids.byteLength;
     }
     return state.mask;
+  }
+
+  /** No pass over the whole vocabulary: string content starts from a shared bitset, the rest walks the trie. */
+  private build(state: State): TokenMask {
+    const words = (this.vocabSize + 31) >> 5;
+    const room = state.matcher.plainStringRoom();
+    if (room !== null) {
+      const plain = this.trie.plainBits(room);
+      const bits = new Uint32Array(words);
+      bits.set(plain.bits.subarray(0, words));
+      let count = plain.count;
+      for (const id of this.trie.stringEdgeTokens) {
+        let s: State | null = state;
+        for (const b of this.trie.bytesOf[id]!) if (!(s = this.step(s, b))) break;
+        if (!s) continue;
+        bits[id >> 5]! |= 1 << (id & 31);
+        count++;
+      }
+      return { count, kind: 'bits', bits };
+    }
+    const ids: number[] = [];
+    const walk = (node: TrieNode, s: State): void => {
+      for (const [b, child] of node.children) {
+        const next = this.step(s, b);
+        if (!next) continue;
+        ids.push(...child.tokens);
+        walk(child, next);
+      }
+    };
+    walk(this.trie.root, state);
+    if (ids.length <= words) return { count: ids.length, kind: 'allowed', ids: Int32Array.from(ids) };
+    const bits = new Uint32Array(words);
+    for (const id of ids) bits[id >> 5]! |= 1 << (id & 31);
+    return { count: ids.length, kind: 'bits', bits };
   }
 
   forced(state: State): number[] {
@@ -206,17 +240,28 @@ export class StateTable {
   }
 }
 
-/** Sets every logit the mask rules out to −∞. */
+/** Sets every logit the mask rules out to −∞ (`save` holds at least vocab/32 + 1 floats). */
 export function applyMask(mask: TokenMask, logits: Float32Array, save: Float32Array): void {
-  const { ids } = mask;
-  if (!mask.listsAllowed) {
-    for (let i = 0; i < ids.length; i++) logits[ids[i]!] = -Infinity;
-    return;
+  switch (mask.kind) {
+    case 'allowed': {
+      const { ids } = mask;
+      for (let i = 0; i < ids.length; i++) save[i] = logits[ids[i]!]!;
+      logits.fill(-Infinity);
+      for (let i = 0; i < ids.length; i++) logits[ids[i]!] = save[i]!;
+      return;
+    }
+    case 'bits': {
+      const { bits } = mask;
+      for (let w = 0; w < bits.length; w++) {
+        const word = bits[w]!;
+        if (word === -1 >>> 0) continue;
+        const end = Math.min(logits.length, (w + 1) << 5);
+        for (let id = w << 5; id < end; id++) if (!((word >>> (id & 31)) & 1)) logits[id] = -Infinity;
+      }
+    }
   }
-  for (let i = 0; i < ids.length; i++) save[i] = logits[ids[i]!]!;
-  logits.fill(-Infinity);
-  for (let i = 0; i < ids.length; i++) logits[ids[i]!] = save[i]!;
 }
+
 
 /** Code points in `bytes` if they are all plain JSON string content, else −1. */
 function plainStringChars(bytes: Uint8Array): number {
