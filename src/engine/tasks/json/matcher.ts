@@ -71,6 +71,14 @@ export class JsonMatcher {
   }
 
   /**
+   * False when `feed(b)` would certainly fail: a check without copying the matcher, so that a trie walk
+   * can skip most first bytes of tokens at once (true means "feed decides").
+   */
+  mayAccept(b: number): boolean {
+    return this.paths.some((p) => p.mayAccept(b));
+  }
+
+  /**
    * What decides the allowed next bytes: matchers with equal keys accept exactly the same
    * continuations, so a token mask computed for one serves the other.
    */
@@ -133,6 +141,26 @@ class Path {
   key(): string {
     if (this.finished) return 'done';
     return this.stack.map(frameKey).join('/');
+  }
+
+  mayAccept(b: number): boolean {
+    const top = this.stack.at(-1);
+    if (!top) return false;
+    const space = b === SPACE && top.t !== 'string' && top.t !== 'number' && top.t !== 'literal' && top.ws < 1;
+    switch (top.t) {
+      case 'value':
+        return space || startsValue(top.node, b);
+      case 'object':
+        if (space) return true;
+        if (top.state === 'colon') return b === 0x3a;
+        if (top.state === 'comma') return b === QUOTE;
+        return b === 0x7d || b === (top.state === 'open' ? QUOTE : 0x2c);
+      case 'array':
+        if (b === SPACE || b === 0x5d) return true; // a space may also start the next item's value
+        return top.state === 'after' ? b === 0x2c : startsValue(top.node.items, b);
+      default:
+        return true;
+    }
   }
 
   /** Feeds one byte; where a union starts, the alternatives that take the byte go to `forks` instead. */
@@ -354,6 +382,24 @@ class Path {
       parent.state = 'after';
     }
     // An object parent is already in state 'after' (set when its value was pushed).
+  }
+}
+
+/** Whether a value of the node can start with byte `b`. */
+function startsValue(node: Node, b: number): boolean {
+  switch (node.kind) {
+    case 'object':
+      return b === 0x7b;
+    case 'array':
+      return b === 0x5b;
+    case 'string':
+      return b === QUOTE;
+    case 'number':
+      return b === 0x2d || isDigit(b);
+    case 'literal':
+      return node.values.some((v) => v.charCodeAt(0) === b);
+    case 'union':
+      return node.options.some((o) => startsValue(o, b));
   }
 }
 

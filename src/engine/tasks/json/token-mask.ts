@@ -185,8 +185,8 @@ export class StateTable {
   step(state: State, b: number): State | null {
     let next = state.next.get(b);
     if (next === undefined) {
-      const m = state.matcher.clone();
-      next = m.feed(b) ? this.intern(m) : null;
+      const m = state.matcher.mayAccept(b) ? state.matcher.clone() : null;
+      next = m?.feed(b) ? this.intern(m) : null;
       state.next.set(b, next);
     }
     return next;
