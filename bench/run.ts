@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only speed,llama.cpp,start-up,tasks,memory,cache]
+ * npm run bench [-- --quick] [--runs N] [--only speed,llama.cpp,start-up,tasks,json,memory,cache]
  *
  * Measures our runtime side by side with transformers.js (same ONNX file, own worker), onnxruntime-node
  * (same ONNX file, same threads) and bare IndexedDB, interleaving the sides run by run so that both see
@@ -15,6 +15,7 @@ import { AutoTokenizer } from '@huggingface/transformers';
 import type { Browser, Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../models/sources.ts';
 import { launchChromium, startHarnessServer, withoutCsp } from '../scripts/harness.ts';
+import { llama2Tokenizer, MASK_SCHEMA, maskRun, xgrammarRun } from './json-mask.ts';
 import { openNative } from './native.ts';
 import type { BenchPage } from './page/bench.ts';
 import type { Run } from './page/types.ts';
@@ -49,7 +50,7 @@ function models(): void {
   tsx();
   if (!QUICK) {
     tsx('--synthetic', 'llama-15m');
-    tsx('--synthetic', 'llama-110m', '--dtype', 'q4', '--skip-gguf');
+    if (wanted('memory')) tsx('--synthetic', 'llama-110m', '--dtype', 'q4', '--skip-gguf');
   }
 }
 
@@ -237,6 +238,61 @@ async function tasks(page: Page): Promise<void> {
   ratios.push({ name: 'constrained ÷ unconstrained decode tokens/s', model: 'stories260k', value: constrained / unconstrained, goal: '≥ 0.9', met: constrained / unconstrained >= 0.9 });
 }
 
+/**
+ * JSON-constrained decoding: the token mask on the 32k Llama-2 vocabulary in Node (the trie walk per
+ * token as before, the state table on a schema's first document and on the next), and the extraction
+ * fixture in the browser with and without drafts checked in one run.
+ */
+async function jsonDecoding(page: Page): Promise<void> {
+  const tokenizer = await llama2Tokenizer();
+  const vocab = 'Llama-2 vocabulary (32,000)';
+  const mask = { walk: [] as number[], cold: [] as number[], warm: [] as number[] };
+  // JIT warm-up of both paths (cpuUsage counts V8's compiler threads too).
+  maskRun(tokenizer, 32000, 'walk');
+  maskRun(tokenizer, 32000, 'table', { ...MASK_SCHEMA, description: 'warm-up' });
+  for (let i = 0; i < RUNS; i++) {
+    mask.walk.push(maskRun(tokenizer, 32000, 'walk').msPerToken);
+    const fresh = { ...MASK_SCHEMA, description: `run ${i}` }; // a schema the table has not seen
+    mask.cold.push(maskRun(tokenizer, 32000, 'table', fresh).msPerToken);
+    mask.warm.push(maskRun(tokenizer, 32000, 'table', fresh).msPerToken);
+  }
+  const walk = record('json', vocab, '-', 'node', 1, 'before: trie walk every token', 'mask time per token', 'ms', mask.walk);
+  const cold = record('json', vocab, '-', 'node', 1, 'ours: state table, first document', 'mask time per token', 'ms', mask.cold);
+  const warm = record('json', vocab, '-', 'node', 1, 'ours: state table, same schema again', 'mask time per token', 'ms', mask.warm);
+  ratios.push({ name: 'mask time per token, state table ÷ trie walk (first document)', model: vocab, value: cold / walk, goal: 'report', met: null });
+  ratios.push({ name: 'mask time per token, state table ÷ trie walk (schema seen before)', model: vocab, value: warm / walk, goal: 'report', met: null });
+  const xg = await xgrammarRun(tokenizer, 32000, maskRun(tokenizer, 32000, 'table').tokens, RUNS);
+  const xgrammar = record('json', vocab, '-', 'node', 1, '@mlc-ai/web-xgrammar', 'mask time per token (getNextTokenBitmask)', 'ms', xg.msPerToken, `set-up (tokenizer info, schema compilation) ${Math.round(xg.setupMs)} ms`);
+  ratios.push({ name: 'mask time per token, ours ÷ xgrammar (first document)', model: vocab, value: cold / xgrammar, goal: '≤ 1', met: cold <= xgrammar });
+  ratios.push({ name: 'mask time per token, ours ÷ xgrammar (schema seen before)', model: vocab, value: warm / xgrammar, goal: '≤ 1', met: warm <= xgrammar });
+
+  const fixture = JSON.parse(readFileSync(join(PROJECT_ROOT, 'tests/fixtures/extraction.json'), 'utf8')) as { schema: object; documents: string[] };
+  if (QUICK) fixture.documents = fixture.documents.slice(0, 2);
+  for (const model of MODELS) {
+    await call(page, 'oursOpen', model, 'fp32', 1);
+    await call(page, 'oursExtractFixture', fixture.documents, fixture.schema, true); // warm-up
+    const r = { drafted: [] as number[], plain: [] as number[], constrained: [] as number[], unconstrained: [] as number[] };
+    let accepted = '';
+    for (let i = 0; i < RUNS; i++) {
+      const plain = await call(page, 'oursExtractFixture', fixture.documents, fixture.schema, false);
+      const drafted = await call(page, 'oursExtractFixture', fixture.documents, fixture.schema, true);
+      r.plain.push(plain.msPerDocument / 1000);
+      r.drafted.push(drafted.msPerDocument / 1000);
+      r.constrained.push(drafted.constrained);
+      r.unconstrained.push(drafted.unconstrained);
+      accepted = `${drafted.accepted} of ${drafted.tokens} tokens from drafts`;
+    }
+    await call(page, 'oursClose');
+    const n = fixture.documents.length;
+    const drafted = record('json', model, 'fp32', 'wasm', 1, 'ours: drafts checked in one run', `extraction fixture (${n} documents), per document`, 's', r.drafted, accepted);
+    const plain = record('json', model, 'fp32', 'wasm', 1, 'plain greedy constrained', `extraction fixture (${n} documents), per document`, 's', r.plain);
+    const constrained = record('json', model, 'fp32', 'wasm', 1, 'ours: drafts checked in one run', 'decode, JSON-constrained', 'tokens/s', r.constrained);
+    const unconstrained = record('json', model, 'fp32', 'wasm', 1, 'ours', 'decode, unconstrained (as many tokens)', 'tokens/s', r.unconstrained);
+    ratios.push({ name: 'extraction fixture, seconds per document, drafts ÷ plain greedy', model, value: drafted / plain, goal: '≤ 0.6', met: drafted / plain <= 0.6 });
+    ratios.push({ name: 'extraction fixture, constrained ÷ unconstrained decode tokens/s', model, value: constrained / unconstrained, goal: '≥ 1.0', met: constrained / unconstrained >= 1 });
+  }
+}
+
 async function cacheThroughput(page: Page): Promise<void> {
   const mb = QUICK ? 16 : 64;
   const r = { oursWrite: [] as number[], oursRead: [] as number[], bareWrite: [] as number[], bareRead: [] as number[] };
@@ -285,6 +341,10 @@ async function main(): Promise<void> {
     if (wanted('tasks')) {
       log('stories260k: constrained decoding and classifier training');
       await tasks(page);
+    }
+    if (wanted('json')) {
+      log('JSON-constrained decoding: mask cost on the Llama-2 vocabulary, extraction fixture');
+      await jsonDecoding(page);
     }
     if (!QUICK && wanted('memory')) {
       log('llama-110m q4: memory while loading');

@@ -109,6 +109,9 @@ export interface GenerationStats {
   /** Tokens after the first, per second of decoding. */
   decodeTokensPerSecond: number;
   backend: Backend;
+  /** Constrained generation on WASM: tokens drafted (forced by the schema, copied from the text) and how many of them the model then chose. */
+  draftedTokens?: number;
+  acceptedDraftTokens?: number;
 }
 
 export interface GenerationResult {
@@ -128,6 +131,14 @@ export interface StorageUsage {
   usage?: number;
   quota?: number;
   budgetBytes?: number;
+}
+
+export interface ExtractOptions extends Omit<GenerateOptions, 'stop'> {
+  /**
+   * Check drafted tokens in one model run: bytes the schema forces (jump-forward) and text copied
+   * from the input (prompt lookup). The output is the same either way; default true.
+   */
+  lookahead?: boolean;
 }
 
 export interface ExtractionResult {

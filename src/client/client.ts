@@ -13,7 +13,7 @@ import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
 import type { ClassifierHead, TrainingReport, TrainOptions } from '../engine/tasks/classify.ts';
-import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
+import type { ExtractOptions, ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
 type RemoteEngine = ComlinkTypes.Remote<EngineApi>;
 /** The engine as the client reaches it: in-page, or across the worker (every call then returns a promise). */
@@ -220,11 +220,10 @@ export class ModelHandle {
   }
 
   /**
-   * Extracts a JSON value valid for `schema` (a JSON Schema subset: objects, arrays, strings with enum and
-   * length limits, numbers, integers, booleans, null) from `text`; unsupported keywords are an
-   * UnsupportedSchemaError that names them.
+   * Extracts a JSON value valid for `schema` (a JSON Schema subset, see the README) from `text`;
+   * unsupported keywords are an UnsupportedSchemaError that names them.
    */
-  extract(text: string, schema: unknown, options: Omit<GenerateOptions, 'stop'> = {}): Promise<ExtractionResult> {
+  extract(text: string, schema: unknown, options: ExtractOptions = {}): Promise<ExtractionResult> {
     const { signal, ...rest } = options;
     return this.call(signal, (engine, extra) => engine.extract(this.handle, text, schema, { ...rest, ...extra }));
   }

@@ -10,7 +10,7 @@ import type { SearchHit } from '../search/document-store.ts';
 import type { SkillDefinition } from '../skills/service.ts';
 import type { SealedSkill } from '../skills/skill.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
-import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
+import type { ExtractOptions, ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
 import type { ClassifierHead, TrainingReport, TrainOptions, TrainProgress } from './tasks/classify.ts';
 
 /** How a call can be cancelled: the caller's signal (in-page) or a request id for abort() (across a worker). */
@@ -37,7 +37,7 @@ export interface EngineApi {
   /** OpenAI-compatible chat completion; with `stream: true`, `onChunk` receives every chunk before this resolves. */
   chatCompletion(handle: string, request: ChatCompletionRequest, options?: RequestOptions, onChunk?: (chunk: ChatCompletionChunk) => void | Promise<void>): Promise<ChatCompletion>;
   /** A JSON value valid for `schema`, extracted from `text` by constrained decoding. */
-  extract(handle: string, text: string, schema: unknown, options?: Omit<GenerateOptions, 'signal' | 'stop'> & RequestOptions): Promise<ExtractionResult>;
+  extract(handle: string, text: string, schema: unknown, options?: Omit<ExtractOptions, 'signal'> & RequestOptions): Promise<ExtractionResult>;
 
   embed(handle: string, texts: string[], options?: RequestOptions): Promise<Float32Array[]>;
   classifyZeroShot(handle: string, text: string, labels: string[], options?: RequestOptions): Promise<Record<string, number>>;

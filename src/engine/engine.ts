@@ -19,7 +19,7 @@ import type { SealedSkill } from '../skills/skill.ts';
 import { openStores, type Stores } from '../storage/stores.ts';
 import type { TransformersCache } from '../storage/transformers-cache.ts';
 import type { CachedModel, WeightCache } from '../storage/weight-cache.ts';
-import type { ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
+import type { ExtractOptions, ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
 import type { EngineApi, RequestOptions, TrainingProgress } from './api.ts';
 import { decode } from './generation/decode-loop.ts';
 import { loadModel, type LoadRequest } from './load/load.ts';
@@ -27,7 +27,7 @@ import { describeModel, type LoadedDecoder, type LoadedModel } from './load/load
 import { chatPromptIds } from './tasks/chat.ts';
 import { toolCallConstraint } from './tasks/tool-call.ts';
 import { checkExamples, checkHead, embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions } from './tasks/classify.ts';
-import { extractionPrompt, jsonSchemaConstraint, type Constraint } from './tasks/extract.ts';
+import { extractionPrompt, jsonSchemaConstraint, type Constraint, type ConstraintOptions } from './tasks/extract.ts';
 import { configureTransformers } from './transformers-env.ts';
 
 export type { RequestOptions } from './api.ts';
@@ -38,7 +38,7 @@ export type ModelLoader = (env: RuntimeEnv, cache: WeightCache, transformers: Tr
 
 const TRAIN_KEYS = ['seed', 'validationSplit', 'maxEpochs', 'learningRate', ...TRANSPORT_KEYS];
 /** Extraction ends where the JSON ends: stop strings do not apply. */
-const EXTRACT_KEYS = [...GENERATE_KEYS.filter((k) => k !== 'stop'), ...TRANSPORT_KEYS];
+const EXTRACT_KEYS = [...GENERATE_KEYS.filter((k) => k !== 'stop'), 'lookahead', ...TRANSPORT_KEYS];
 
 interface Entry<L extends LoadedModel = LoadedModel> {
   model: string;
@@ -134,11 +134,12 @@ export class Engine implements EngineApi {
    * Extracts a JSON value matching `schema` from `text`: every token is masked to keep the output a
    * valid prefix, and generation stops when the document is complete. Sampling options apply as usual.
    */
-  async extract(handle: string, text: string, schema: unknown, options: Omit<GenerateOptions, 'signal' | 'stop'> & RequestOptions = {}): Promise<ExtractionResult> {
+  async extract(handle: string, text: string, schema: unknown, options: Omit<ExtractOptions, 'signal'> & RequestOptions = {}): Promise<ExtractionResult> {
     const entry = this.decoderEntry(handle);
     rejectUnknownKeys('extraction option', options, EXTRACT_KEYS);
-    const constraint = this.jsonConstraint(entry, schema);
-    const opts = validateGenerateOptions(text, { maxNewTokens: entry.loaded.decoder.shape.contextLength, ...options });
+    const { lookahead, ...generate } = options;
+    const constraint = this.jsonConstraint(entry, schema, { draft: lookahead !== false, source: text });
+    const opts = validateGenerateOptions(text, { maxNewTokens: entry.loaded.decoder.shape.contextLength, ...generate });
     const promptIds = entry.loaded.tokenizer.encode(extractionPrompt(text));
     const result = await this.queued(entry, options, (signal) => decode(entry.loaded, { promptIds, options: opts, signal, constraint }));
     if (!constraint.complete) {
@@ -291,8 +292,8 @@ export class Engine implements EngineApi {
     return loaded || (await this.cachedModels()).some((m) => m.id === model.id && m.revision === model.revision);
   }
 
-  private jsonConstraint(entry: Entry<LoadedDecoder>, schema: unknown): Constraint {
-    return jsonSchemaConstraint(entry.loaded.tokenizer, schema, entry.loaded.decoder.shape.vocabSize);
+  private jsonConstraint(entry: Entry<LoadedDecoder>, schema: unknown, options?: ConstraintOptions): Constraint {
+    return jsonSchemaConstraint(entry.loaded.tokenizer, schema, entry.loaded.decoder.shape.vocabSize, options);
   }
 
   private entry(handle: string): Entry {

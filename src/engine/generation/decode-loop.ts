@@ -8,6 +8,7 @@ import type { ResolvedGenerateOptions } from '../../options.ts';
 import type { FinishReason, GenerationResult } from '../../types.ts';
 import type { LoadedDecoder } from '../load/loaded.ts';
 import type { Constraint } from '../tasks/extract.ts';
+import { Lookahead } from '../tasks/json/lookahead.ts';
 import { Sampler } from './sampling.ts';
 import { StopStringFilter, TokenTextStream } from './text-stream.ts';
 
@@ -44,6 +45,14 @@ export async function* decodeTokens(model: LoadedDecoder, request: DecodeRequest
   let finishReason: FinishReason = 'length';
 
   model.decoder.reset();
+  // Drafted tokens (constraint.draft) are checked in one run; rewinding them needs the KV cache on the CPU.
+  const lookahead =
+    constraint?.draft && model.decoder.backend.name === 'wasm'
+      ? new Lookahead(
+          { run: (ids, history, rows) => step(model, ids, history, rows), truncate: (n) => model.decoder.truncate(n), vocabSize: model.decoder.shape.vocabSize, contextLength },
+          constraint.draft,
+        )
+      : null;
   let generatedAtAbort = -1;
   const onAbort = (): void => void (generatedAtAbort = generated.length);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -78,7 +87,7 @@ export async function* decodeTokens(model: LoadedDecoder, request: DecodeRequest
       fed.push(next);
       // Let queued messages (an abort from the page) run between tokens; ORT's WASM runs resolve as microtasks.
       await yieldToEventLoop();
-      logits = await step(model, [next], fed);
+      logits = lookahead ? await lookahead.after(fed) : await step(model, [next], fed);
     }
     if (finishReason !== 'stop') {
       const rest = stops.push(stream.flush()).text + stops.flush();
@@ -106,6 +115,7 @@ export async function* decodeTokens(model: LoadedDecoder, request: DecodeRequest
         prefillTokensPerSecond: (promptIds.length * 1000) / Math.max(1e-3, prefillDone - started),
         decodeTokensPerSecond: decodeTokens > 0 ? (decodeTokens * 1000) / Math.max(1e-3, ended - firstTokenAt) : 0,
         backend: model.decoder.backend.name,
+        ...(lookahead && { draftedTokens: lookahead.drafted, acceptedDraftTokens: lookahead.accepted }),
       },
     };
   } finally {
@@ -124,10 +134,11 @@ export async function decode(model: LoadedDecoder, request: DecodeRequest, onTex
 }
 
 /**
- * One decoder step over `ids` (the tail of `history`, every id fed so far). If a run fails, the model
- * moves to the next backend and the new decoder is brought up to date by feeding the whole history.
+ * One decoder step over `ids` (the tail of `history`, every id fed so far): the logits of the last `rows`
+ * ids. If a run fails, the model moves to the next backend and the new decoder is brought up to date by
+ * feeding the whole history.
  */
-async function step(model: LoadedDecoder, ids: number[], history: number[]): Promise<Float32Array> {
+async function step(model: LoadedDecoder, ids: number[], history: number[], rows = 1): Promise<Float32Array> {
   const decoder = model.decoder;
   if (decoder.position !== history.length - ids.length) {
     // The decoder was replaced (device lost) since the last step: rebuild its cache.
@@ -135,11 +146,11 @@ async function step(model: LoadedDecoder, ids: number[], history: number[]): Pro
     ids = history;
   }
   try {
-    return await decoder.step(ids);
+    return await decoder.step(ids, rows);
   } catch (err) {
     if (decoder.backend.name === 'wasm') throw err;
     await model.fallBack(`run failed (${err instanceof Error ? err.message : String(err)})`);
-    return model.decoder.step(history);
+    return model.decoder.step(history, rows);
   }
 }
 

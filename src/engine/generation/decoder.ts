@@ -59,8 +59,8 @@ export class Decoder {
     this.length = 0;
   }
 
-  /** Runs `ids` after the tokens already in the cache; returns the logits of the last id. */
-  async step(ids: ArrayLike<number>): Promise<Float32Array> {
+  /** Runs `ids` after the tokens already in the cache; returns the logits of the last `rows` ids, row after row. */
+  async step(ids: ArrayLike<number>, rows = 1): Promise<Float32Array> {
     const { Tensor } = this.backend.ort;
     const n = ids.length;
     const total = this.length + n;
@@ -77,7 +77,23 @@ export class Decoder {
     const logits = out.logits!;
     const data = logits.data as Float32Array;
     const v = this.shape.vocabSize;
-    return data.subarray((n - 1) * v, n * v);
+    return data.subarray((n - rows) * v, n * v);
+  }
+
+  /** Drops the cache entries from position `length` on (drafted tokens the generation did not take). CPU caches only. */
+  truncate(length: number): void {
+    if (length >= this.length) return;
+    const { Tensor } = this.backend.ort;
+    for (const [name, t] of Object.entries(this.past)) {
+      if (t.location !== 'cpu') throw new Error(`truncate needs the KV cache in CPU memory; ${name} is in ${t.location}`);
+      const [b, heads, total, dim] = t.dims as [number, number, number, number];
+      const src = t.data as Float32Array;
+      const dst = new (src.constructor as Float32ArrayConstructor)(b * heads * length * dim);
+      // [batch, heads, positions, dim]: keep the first `length` positions of every head.
+      for (let h = 0; h < b * heads; h++) dst.set(src.subarray(h * total * dim, (h * total + length) * dim), h * length * dim);
+      this.past[name] = new Tensor(t.type as 'float32', dst, [b, heads, length, dim]);
+    }
+    this.length = length;
   }
 
   /** Whether the graph also returns the final hidden states (our exported models do). */
