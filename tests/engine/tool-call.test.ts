@@ -88,7 +88,7 @@ describe('tools and tool_choice validation', () => {
   it.each([
     ['duplicate names', () => planTools([weather, weather], 'auto'), /"get_weather" is used by more than one tool/],
     ['tool_choice naming an unknown tool', () => planTools([weather], { type: 'function', function: { name: 'fly' } }), /names "fly", which is not one of the tools \(get_weather\)/],
-    ['an unsupported schema keyword', () => planTools([{ type: 'function', function: { name: 'x', parameters: { type: 'object', properties: { a: { type: 'string', pattern: '^a' } } } } }], 'auto'), /tools\[0\] \(x\): parameters use unsupported JSON Schema keywords: #\/properties\/a\/pattern/],
+    ['an unsupported schema keyword', () => planTools([{ type: 'function', function: { name: 'x', parameters: { type: 'object', properties: { a: { type: 'integer', multipleOf: 2 } } } } }], 'auto'), /tools\[0\] \(x\): parameters use unsupported JSON Schema keywords: #\/properties\/a\/multipleOf/],
     ['parameters that are not an object schema', () => planTools([{ type: 'function', function: { name: 'x', parameters: { type: 'string' } } }], 'auto'), /parameters must be a JSON Schema of type "object"/],
     ['a name with spaces', () => planTools([{ type: 'function', function: { name: 'get weather' } }], 'auto'), /tools\[0\]\.function\.name must be 1 to 64 letters/],
     ['a tool that is not a function', () => planTools([{ type: 'retrieval' }], 'auto'), /tools\[0\] must be \{ type: "function"/],
