@@ -4,13 +4,14 @@
  */
 import { InvalidArgumentError } from './errors.ts';
 import { DTYPES } from './model-format.ts';
-import type { DeviceRequest, Dtype, GenerateOptions, LoadOptions } from './types.ts';
+import { DEFAULT_KV_CACHE } from './engine/generation/decoder.ts';
+import type { DeviceRequest, Dtype, GenerateOptions, KvCacheLimits, LoadOptions } from './types.ts';
 
 /** Added by the client on the way to the engine: the caller's signal in-page, a request id across a worker. */
 export const TRANSPORT_KEYS = ['signal', 'requestId'] as const;
 
 export const GENERATE_KEYS = ['maxNewTokens', 'minNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'stop'] as const;
-const LOAD_KEYS = ['dtype', 'device', 'threads', 'revision', 'cache', 'memoryFallback', 'revalidate', 'onProgress'] as const;
+const LOAD_KEYS = ['dtype', 'device', 'threads', 'revision', 'cache', 'memoryFallback', 'revalidate', 'kvCache', 'onProgress'] as const;
 const DEVICES: readonly DeviceRequest[] = ['auto', 'webgpu', 'wasm'];
 
 export type ResolvedGenerateOptions = Required<Omit<GenerateOptions, 'signal'>>;
@@ -65,7 +66,7 @@ export function validateGenerateOptions(prompt: unknown, o: GenerateOptions, ext
   return opts;
 }
 
-export function validateLoadOptions(opts: LoadOptions): { dtype: Dtype; device: DeviceRequest; threads: number } {
+export function validateLoadOptions(opts: LoadOptions): { dtype: Dtype; device: DeviceRequest; threads: number; kvCache: KvCacheLimits } {
   rejectUnknownKeys('load option', opts, [...LOAD_KEYS, ...TRANSPORT_KEYS]);
   const dtype = opts.dtype ?? 'q4';
   const device = opts.device ?? 'auto';
@@ -73,7 +74,10 @@ export function validateLoadOptions(opts: LoadOptions): { dtype: Dtype; device: 
   check(DTYPES.includes(dtype), `dtype must be one of ${DTYPES.join(', ')}`, dtype);
   check(DEVICES.includes(device), `device must be one of ${DEVICES.join(', ')}`, device);
   check(Number.isInteger(threads) && threads >= 1 && threads <= 64, 'threads must be an integer from 1 to 64', threads);
-  return { dtype, device, threads };
+  rejectUnknownKeys('kvCache option', opts.kvCache ?? {}, ['maxSequences', 'maxBytes']);
+  const kvCache = { ...DEFAULT_KV_CACHE, ...opts.kvCache };
+  for (const [key, value] of Object.entries(kvCache)) check(Number.isInteger(value) && value >= 0, `kvCache.${key} must be a non-negative integer`, value);
+  return { dtype, device, threads, kvCache };
 }
 
 /** Options of calls that take nothing but a signal (embed, search, classify…). */

@@ -28,6 +28,12 @@ export interface ProgressEvent {
   totalBytes?: number;
 }
 
+/** Finished sequences a model keeps (0: none, every call starts cold) and the KV bytes they may hold together. */
+export interface KvCacheLimits {
+  maxSequences: number;
+  maxBytes: number;
+}
+
 export interface LoadOptions {
   dtype?: Dtype;
   device?: DeviceRequest;
@@ -41,6 +47,8 @@ export interface LoadOptions {
   memoryFallback?: boolean;
   /** Ask the server for the model's manifest even when a cached revision exists (to pick up updates). */
   revalidate?: boolean;
+  /** How many finished sequences' KV caches the model keeps for prompts that start with them (see README). */
+  kvCache?: Partial<KvCacheLimits>;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
@@ -100,6 +108,8 @@ export type FinishReason = 'stop' | 'length' | 'eos' | 'aborted';
 
 export interface GenerationStats {
   promptTokens: number;
+  /** Prompt tokens whose KV cache came from an earlier call (a shared prefix), not computed again. */
+  reusedPromptTokens: number;
   generatedTokens: number;
   /** From the call until the first generated token is known, ms. */
   timeToFirstTokenMs: number;

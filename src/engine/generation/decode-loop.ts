@@ -9,6 +9,7 @@ import type { FinishReason, GenerationResult } from '../../types.ts';
 import type { LoadedDecoder } from '../load/loaded.ts';
 import type { Constraint } from '../tasks/extract.ts';
 import { Lookahead } from '../tasks/json/lookahead.ts';
+import type { Decoder } from './decoder.ts';
 import { Sampler } from './sampling.ts';
 import { StopStringFilter, TokenTextStream } from './text-stream.ts';
 
@@ -44,7 +45,6 @@ export async function* decodeTokens(model: LoadedDecoder, request: DecodeRequest
   let text = '';
   let finishReason: FinishReason = 'length';
 
-  model.decoder.reset();
   // Drafted tokens (constraint.draft) are checked in one run; rewinding them needs the KV cache on the CPU.
   const lookahead =
     constraint?.draft && model.decoder.backend.name === 'wasm'
@@ -58,7 +58,9 @@ export async function* decodeTokens(model: LoadedDecoder, request: DecodeRequest
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     const fed = [...promptIds];
-    let logits = budget > 0 ? await step(model, promptIds, fed) : null;
+    const prefill = budget > 0 ? await prefillPrompt(model, promptIds) : null;
+    let logits = prefill?.logits ?? null;
+    const reused = prefill?.reused ?? 0;
     const prefillDone = performance.now();
     let firstTokenAt = prefillDone;
     while (logits && generated.length < budget) {
@@ -108,11 +110,12 @@ export async function* decodeTokens(model: LoadedDecoder, request: DecodeRequest
       finishReason,
       stats: {
         promptTokens: promptIds.length,
+        reusedPromptTokens: reused,
         generatedTokens: generated.length,
         timeToFirstTokenMs: firstTokenAt - started,
         prefillMs: prefillDone - started,
         decodeMs: ended - firstTokenAt,
-        prefillTokensPerSecond: (promptIds.length * 1000) / Math.max(1e-3, prefillDone - started),
+        prefillTokensPerSecond: ((promptIds.length - reused) * 1000) / Math.max(1e-3, prefillDone - started),
         decodeTokensPerSecond: decodeTokens > 0 ? (decodeTokens * 1000) / Math.max(1e-3, ended - firstTokenAt) : 0,
         backend: model.decoder.backend.name,
         ...(lookahead && { draftedTokens: lookahead.drafted, acceptedDraftTokens: lookahead.accepted }),
@@ -133,24 +136,33 @@ export async function decode(model: LoadedDecoder, request: DecodeRequest, onTex
   }
 }
 
+/** The prompt through the decoder, reusing a cached prefix. */
+function prefillPrompt(model: LoadedDecoder, promptIds: number[]): Promise<{ logits: Float32Array; reused: number }> {
+  return withFallback(model, (decoder) => decoder.prefill(promptIds));
+}
+
 /**
  * One decoder step over `ids` (the tail of `history`, every id fed so far): the logits of the last `rows`
- * ids. If a run fails, the model moves to the next backend and the new decoder is brought up to date by
- * feeding the whole history.
+ * ids. After a move to another backend, the new decoder is brought up to date by feeding the whole history.
  */
-async function step(model: LoadedDecoder, ids: number[], history: number[], rows = 1): Promise<Float32Array> {
-  const decoder = model.decoder;
-  if (decoder.position !== history.length - ids.length) {
+function step(model: LoadedDecoder, ids: number[], history: number[], rows = 1): Promise<Float32Array> {
+  if (model.decoder.position !== history.length - ids.length) {
     // The decoder was replaced (device lost) since the last step: rebuild its cache.
-    decoder.reset();
+    model.decoder.reset();
     ids = history;
   }
+  return withFallback(model, (decoder) => decoder.step(ids, rows), (decoder) => decoder.step(history, rows));
+}
+
+/** Runs on the model's decoder; if that fails, the model moves to the next backend and `retry` runs there. */
+async function withFallback<T>(model: LoadedDecoder, run: (decoder: Decoder) => Promise<T>, retry = run): Promise<T> {
+  const decoder = model.decoder;
   try {
-    return await decoder.step(ids, rows);
+    return await run(decoder);
   } catch (err) {
     if (decoder.backend.name === 'wasm') throw err;
     await model.fallBack(`run failed (${err instanceof Error ? err.message : String(err)})`);
-    return model.decoder.step(history, rows);
+    return retry(model.decoder);
   }
 }
 

@@ -1,9 +1,11 @@
 /**
- * One sequence through a decoder-with-past ONNX graph (the transformers.js signature): feeds ids,
- * keeps the KV cache from one step to the next (on the GPU for WebGPU), and returns the logits of
- * the last position. Buffers for the mask and positions are allocated once per sequence length.
+ * Sequences through a decoder-with-past ONNX graph (the transformers.js signature): feeds ids, keeps
+ * the KV cache from one step to the next (on the GPU for WebGPU), and returns the logits of the last
+ * position(s). Finished sequences stay cached (a small LRU bounded in count and bytes), so a prompt that
+ * starts with one of them — the next chat turn, a skill's fixed instructions — computes only what is new.
  */
 import { InvalidModelFileError } from '../../errors.ts';
+import type { KvCacheLimits } from '../../types.ts';
 import type { ExecutionBackend, InferenceSession, Tensor, TensorType } from '../backends/types.ts';
 
 export interface DecoderShape {
@@ -14,9 +16,19 @@ export interface DecoderShape {
   contextLength: number;
 }
 
+export const DEFAULT_KV_CACHE: KvCacheLimits = { maxSequences: 4, maxBytes: 128 * 2 ** 20 };
+
+/** Token ids whose keys and values are in `past`. */
+interface Sequence {
+  ids: number[];
+  past: Record<string, Tensor>;
+}
+
+type KvData = Float32Array | Uint16Array;
+
 export class Decoder {
-  private past: Record<string, Tensor> = {};
-  private length = 0;
+  /** Most recent first; `sequences[0]` is the one being extended. */
+  private sequences: Sequence[] = [];
   private readonly ones: BigInt64Array;
   private readonly positions: BigInt64Array;
   private readonly hasPositionIds: boolean;
@@ -24,11 +36,14 @@ export class Decoder {
   private readonly kv: KvInput[];
   /** What a generation step reads back: every output copied out of ORT's heap costs time per token. */
   private readonly stepOutputs: string[];
+  /** KV bytes one token takes in every layer. */
+  private readonly bytesPerToken: number;
 
   constructor(
     readonly backend: ExecutionBackend,
     private readonly session: InferenceSession,
     readonly shape: DecoderShape,
+    readonly cacheLimits: KvCacheLimits = DEFAULT_KV_CACHE,
   ) {
     const inputs = new Set(session.inputNames);
     for (const name of ['input_ids', 'attention_mask', 'past_key_values.0.key']) {
@@ -40,60 +55,98 @@ export class Decoder {
     }
     this.hasPositionIds = inputs.has('position_ids');
     this.kv = session.inputNames.filter((n) => n.startsWith('past_key_values.')).map((name) => kvInput(session, name, shape));
+    this.bytesPerToken = this.kv.reduce((n, { type, dims }) => n + dims[1]! * dims[3]! * (type === 'float16' ? 2 : 4), 0);
     this.stepOutputs = session.outputNames.filter((n) => n === 'logits' || n.startsWith('present.'));
     this.ones = new BigInt64Array(shape.contextLength).fill(1n);
     this.positions = BigInt64Array.from({ length: shape.contextLength }, (_, i) => BigInt(i));
     this.reset();
   }
 
-  /** Tokens in the KV cache. */
+  /** Tokens in the KV cache of the current sequence. */
   get position(): number {
-    return this.length;
+    return this.current.ids.length;
   }
 
-  /** Starts a new sequence. */
+  /** Token ids of every cached sequence, most recent first (for tests and diagnostics). */
+  get cachedSequences(): number[][] {
+    return this.sequences.map((s) => [...s.ids]);
+  }
+
+  /** KV bytes held by every cached sequence together. */
+  get cachedBytes(): number {
+    return this.sequences.reduce((n, s) => n + s.ids.length * this.bytesPerToken, 0);
+  }
+
+  /** Starts a new, empty current sequence; earlier ones stay cached. */
   reset(): void {
-    this.disposePast();
-    const { Tensor } = this.backend.ort;
-    for (const { name, type, dims } of this.kv) this.past[name] = new Tensor(type as 'float32', emptyData(type) as Float32Array, dims);
-    this.length = 0;
+    if (this.sequences[0]?.ids.length === 0) return;
+    this.sequences.unshift({ ids: [], past: this.emptyPast() });
+    this.evict();
   }
 
-  /** Runs `ids` after the tokens already in the cache; returns the logits of the last `rows` ids, row after row. */
+  /** Drops every cached sequence. */
+  clearCache(): void {
+    for (const s of this.sequences) dispose(s.past);
+    this.sequences = [];
+    this.reset();
+  }
+
+  /**
+   * Makes `ids` the current sequence and returns the logits of its last id. The cached sequence sharing
+   * the longest prefix with `ids` is reused: extended in place when all of it is a prefix, else copied up
+   * to the shared part (the original stays cached). At least the last id is always computed.
+   */
+  async prefill(ids: number[]): Promise<{ logits: Float32Array; reused: number }> {
+    if (this.cacheLimits.maxSequences === 0) this.clearCache();
+    let best: Sequence | null = null;
+    let shared = 0;
+    for (const s of this.sequences) {
+      const n = commonPrefix(s.ids, ids, ids.length - 1);
+      if (n > shared) (best = s), (shared = n);
+    }
+    if (!best) this.reset();
+    else if (shared === best.ids.length) this.sequences = [best, ...this.sequences.filter((s) => s !== best)];
+    else this.sequences.unshift({ ids: best.ids.slice(0, shared), past: await this.truncated(best.past, shared) });
+    this.evict();
+    return { logits: await this.step(ids.slice(shared)), reused: shared };
+  }
+
+  /** Runs `ids` after the tokens already in the current sequence; returns the logits of the last `rows` ids, row after row. */
   async step(ids: ArrayLike<number>, rows = 1): Promise<Float32Array> {
     const { Tensor } = this.backend.ort;
+    const seq = this.current;
     const n = ids.length;
-    const total = this.length + n;
+    const start = seq.ids.length;
+    const total = start + n;
     const feeds: Record<string, Tensor> = {
-      ...this.past,
+      ...seq.past,
       input_ids: new Tensor('int64', BigInt64Array.from(ids as ArrayLike<number>, (v) => BigInt(v)), [1, n]),
       attention_mask: new Tensor('int64', this.ones.subarray(0, total), [1, total]),
     };
-    if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(this.length, total), [1, n]);
+    if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(start, total), [1, n]);
     const out = await this.session.run(feeds, this.stepOutputs);
-    this.disposePast();
-    for (const { name, present } of this.kv) this.past[name] = out[present]!;
-    this.length = total;
-    const logits = out.logits!;
-    const data = logits.data as Float32Array;
+    // The cache changes only once the run succeeded, so a failed or aborted call leaves it consistent.
+    dispose(seq.past);
+    seq.past = {};
+    for (const { name, present } of this.kv) seq.past[name] = out[present]!;
+    for (let i = 0; i < n; i++) seq.ids.push(ids[i]!);
+    this.evict();
+    const data = out.logits!.data as Float32Array;
     const v = this.shape.vocabSize;
     return data.subarray((n - rows) * v, n * v);
   }
 
-  /** Drops the cache entries from position `length` on (drafted tokens the generation did not take). CPU caches only. */
+  /** Drops the current sequence's cache entries from position `length` on (drafted tokens the generation did not take). CPU caches only. */
   truncate(length: number): void {
-    if (length >= this.length) return;
-    const { Tensor } = this.backend.ort;
-    for (const [name, t] of Object.entries(this.past)) {
-      if (t.location !== 'cpu') throw new Error(`truncate needs the KV cache in CPU memory; ${name} is in ${t.location}`);
-      const [b, heads, total, dim] = t.dims as [number, number, number, number];
-      const src = t.data as Float32Array;
-      const dst = new (src.constructor as Float32ArrayConstructor)(b * heads * length * dim);
-      // [batch, heads, positions, dim]: keep the first `length` positions of every head.
-      for (let h = 0; h < b * heads; h++) dst.set(src.subarray(h * total * dim, (h * total + length) * dim), h * length * dim);
-      this.past[name] = new Tensor(t.type as 'float32', dst, [b, heads, length, dim]);
+    const seq = this.current;
+    if (length >= seq.ids.length) return;
+    for (const t of Object.values(seq.past)) {
+      if (t.location !== 'cpu') throw new Error(`truncate needs the KV cache in CPU memory; it is in ${t.location}`);
     }
-    this.length = length;
+    const kept: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(seq.past)) kept[name] = this.firstPositions(t, t.data as KvData, length);
+    seq.past = kept;
+    seq.ids.length = length;
   }
 
   /** Whether the graph also returns the final hidden states (our exported models do). */
@@ -102,35 +155,76 @@ export class Decoder {
   }
 
   /**
-   * Runs `ids` as a fresh sequence and returns the logits of every position (and the final hidden
-   * states when the graph exports them): for scoring and embeddings rather than generation.
+   * Runs `ids` as a sequence of its own and returns the logits of every position (and the final hidden
+   * states when the graph exports them): for scoring and embeddings rather than generation. The cached
+   * sequences are left as they are.
    */
   async forward(ids: number[]): Promise<{ logits: Float32Array; hidden: Float32Array | null }> {
-    this.reset();
     const { Tensor } = this.backend.ort;
     const n = ids.length;
     const feeds: Record<string, Tensor> = {
-      ...this.past,
+      ...this.emptyPast(),
       input_ids: new Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, n]),
       attention_mask: new Tensor('int64', this.ones.subarray(0, n), [1, n]),
     };
     if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(0, n), [1, n]);
     const out = await this.session.run(feeds);
     for (const [name, t] of Object.entries(out)) if (name.startsWith('present')) t.dispose();
-    this.reset();
     return { logits: out.logits!.data as Float32Array, hidden: (out.last_hidden_state?.data as Float32Array | undefined) ?? null };
   }
 
   async release(): Promise<void> {
-    this.disposePast();
+    for (const s of this.sequences) dispose(s.past);
+    this.sequences = [];
     await this.session.release();
   }
 
-  private disposePast(): void {
-    // GPU-resident tensors hold GPU buffers until disposed; CPU tensors make this a no-op.
-    for (const t of Object.values(this.past)) t.dispose();
-    this.past = {};
+  private get current(): Sequence {
+    return this.sequences[0]!;
   }
+
+  private emptyPast(): Record<string, Tensor> {
+    const { Tensor } = this.backend.ort;
+    const past: Record<string, Tensor> = {};
+    for (const { name, type, dims } of this.kv) past[name] = new Tensor(type as 'float32', emptyData(type) as Float32Array, dims);
+    return past;
+  }
+
+  /** A copy of `past` keeping the first `keep` positions; GPU-resident tensors are read back (the copy is fed from the CPU). */
+  private async truncated(past: Record<string, Tensor>, keep: number): Promise<Record<string, Tensor>> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(past)) out[name] = this.firstPositions(t, (t.location === 'cpu' ? t.data : await t.getData()) as KvData, keep);
+    return out;
+  }
+
+  /** A new tensor with the first `keep` positions of `t` ([batch, heads, positions, headDim]), whose values are `data`. */
+  private firstPositions(t: Tensor, data: KvData, keep: number): Tensor {
+    const [b, heads, length, dim] = t.dims as [number, number, number, number];
+    const kept = new (data.constructor as new (n: number) => KvData)(b * heads * keep * dim);
+    for (let h = 0; h < b * heads; h++) kept.set(data.subarray(h * length * dim, (h * length + keep) * dim), h * keep * dim);
+    return new this.backend.ort.Tensor(t.type as 'float32', kept as Float32Array, [b, heads, keep, dim]);
+  }
+
+  /** Drops the least recent sequences beyond the limits; the current one always stays. */
+  private evict(): void {
+    const { maxSequences, maxBytes } = this.cacheLimits;
+    while (this.sequences.length > Math.max(1, maxSequences) || (this.sequences.length > 1 && this.cachedBytes > maxBytes)) {
+      dispose(this.sequences.pop()!.past);
+    }
+  }
+}
+
+/** Length of the common prefix of `a` and `b`, at most `limit`. */
+function commonPrefix(a: number[], b: number[], limit: number): number {
+  const n = Math.min(a.length, b.length, limit);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/** GPU-resident tensors hold GPU buffers until disposed; CPU tensors make this a no-op. */
+function dispose(past: Record<string, Tensor>): void {
+  for (const t of Object.values(past)) t.dispose();
 }
 
 interface KvInput {

@@ -7,18 +7,18 @@ import type { RuntimeEnv } from '../../env.ts';
 import type { Dtype } from '../../model-format.ts';
 import type { TransformersCache } from '../../storage/transformers-cache.ts';
 import type { WeightCache } from '../../storage/weight-cache.ts';
-import type { DeviceRequest, LoadOptions } from '../../types.ts';
+import type { DeviceRequest, KvCacheLimits, LoadOptions } from '../../types.ts';
 import { fetchModelFiles } from './fetch-files.ts';
 import type { LoadedModel } from './loaded.ts';
 import { openModel, ortBackends, prepareOpen, type Preparation } from './open-model.ts';
 import { LoadProgress } from './progress.ts';
 
 /** Load options after validation (options.ts), with their defaults filled in. */
-export type LoadRequest = LoadOptions & { dtype: Dtype; device: DeviceRequest; threads: number };
+export type LoadRequest = LoadOptions & { dtype: Dtype; device: DeviceRequest; threads: number; kvCache: KvCacheLimits };
 
 export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformers: TransformersCache, model: string, opts: LoadRequest): Promise<LoadedModel> {
-  const { device, threads } = opts;
-  const open = { device, threads, ...(opts.signal && { signal: opts.signal }) };
+  const { device, threads, kvCache } = opts;
+  const open = { device, threads, kvCache, ...(opts.signal && { signal: opts.signal }) };
   const progress = new LoadProgress(opts.onProgress);
   const backends = ortBackends(env, threads);
   const started = performance.now();

@@ -8,7 +8,7 @@ import type { RuntimeEnv } from '../../env.ts';
 import { InvalidModelFileError, SlmError, throwIfAborted } from '../../errors.ts';
 import type { ModelKind } from '../../model-format.ts';
 import type { TransformersCache } from '../../storage/transformers-cache.ts';
-import type { Backend, DeviceRequest } from '../../types.ts';
+import type { Backend, DeviceRequest, KvCacheLimits } from '../../types.ts';
 import type { ExecutionBackend } from '../backends/types.ts';
 import { BackendUnusable, chooseBackend, errorMessage, type Candidate } from '../backends/policy.ts';
 import { wasmBackend } from '../backends/wasm.ts';
@@ -22,6 +22,7 @@ import type { LoadProgress } from './progress.ts';
 export interface OpenOptions {
   device: DeviceRequest;
   threads: number;
+  kvCache: KvCacheLimits;
   signal?: AbortSignal;
 }
 
@@ -94,7 +95,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
       progress.emit({ phase: 'warmup' });
     }
     await firstRun(backend, description, () => decoder.step([warmupToken]), (logits) => logits.every(Number.isFinite), () => decoder.release());
-    decoder.reset();
+    decoder.clearCache();
     return { value: decoder, description };
   };
   const wasm: Candidate<Decoder> = {
@@ -102,7 +103,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
     open: () =>
       open('wasm', async () => {
         const backend = await backends.wasm();
-        return { decoder: new Decoder(backend, await backend.createSession(await onnxBytes(), []), shape), description: 'WASM was requested' };
+        return { decoder: new Decoder(backend, await backend.createSession(await onnxBytes(), []), shape, opts.kvCache), description: 'WASM was requested' };
       }),
   };
   const webgpu = (probed: Promise<WebGpuProbe>): Candidate<Decoder> => ({
@@ -116,7 +117,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
           .catch((err: unknown) => {
             throw new Error(`session creation failed (${errorMessage(err)})`, { cause: err });
           });
-        return { decoder: new Decoder(session.backend, session.session, shape), description: `WebGPU adapter: ${result.description}` };
+        return { decoder: new Decoder(session.backend, session.session, shape, opts.kvCache), description: `WebGPU adapter: ${result.description}` };
       }),
   });
   const chosen = await chooseBackend(probe ? [webgpu(probe), wasm] : [wasm], { required: opts.device === 'webgpu', ...(opts.signal && { signal: opts.signal }) });
