@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointError, parseLegacyCheckpoint } from './llama2c/checkpoint.ts';
 import { parseTokenizerBin } from './llama2c/tokenizer-bin.ts';
-import { ALL_DTYPES, convertEncoder, convertModel, staleReason, writeModelFolder, writeModelIndex, type ConvertInput, type Manifest } from './convert.ts';
+import { ALL_DTYPES, convertEncoder, convertModel, llama2cInput, staleReason, writeModelFolder, writeModelIndex, type ConvertInput, type Manifest } from './convert.ts';
 import { BERT_TINY, syntheticBertWeights } from './bert/weights.ts';
 import { wordPieceVocab } from './hf/bert.ts';
 import type { WeightDtype } from './onnx/linear.ts';
@@ -34,9 +34,11 @@ interface Job {
   build: (o: BuildOptions) => Promise<Map<string, Uint8Array>>;
 }
 
-/** A llama2.c checkpoint job: prepares the input, then converts it with the requested dtypes. */
-const decoderBuild = (prepare: () => Promise<ConvertInput>) => async (o: BuildOptions) =>
-  convertModel({ ...(await prepare()), dtypes: o.dtypes, ...(o.skipGguf && { gguf: [] }) });
+/** A decoder job: prepares the input, then converts it with the requested dtypes. */
+const decoderBuild = (prepare: () => Promise<ConvertInput>) => async (o: BuildOptions) => {
+  const input = await prepare();
+  return convertModel({ ...input, dtypes: o.dtypes, ...(o.skipGguf && { gguf: undefined }) });
+};
 
 const describe = (files: SourceFile[]): Manifest['source']['files'] => files.map((f) => ({ url: f.url, sha256: f.sha256, bytes: f.bytes }));
 
@@ -48,12 +50,7 @@ function bundledJob(resolve: ResolveOptions): Job {
     build: decoderBuild(async () => {
       const checkpoint = parseLegacyCheckpoint(await resolveSource(src.checkpoint, resolve), src.checkpoint.local);
       const vocab = parseTokenizerBin(await resolveSource(src.tokenizer, resolve), checkpoint.shape.vocabSize, src.tokenizer.local);
-      return {
-        id: src.id,
-        checkpoint,
-        vocab,
-        source: { format: 'llama2c-legacy', provenance: src.provenance, license: src.license, files: describe([src.checkpoint, src.tokenizer]) },
-      };
+      return llama2cInput(src.id, checkpoint, vocab, { format: 'llama2c-legacy', provenance: src.provenance, license: src.license, files: describe([src.checkpoint, src.tokenizer]) });
     }),
   };
 }
@@ -93,17 +90,14 @@ function syntheticJob(preset: string, resolve: ResolveOptions): Job {
   return {
     id: preset,
     sourceFiles: [LLAMA2_TOKENIZER],
-    build: decoderBuild(async () => ({
-      id: preset,
-      checkpoint: syntheticCheckpoint(shape),
-      vocab: parseTokenizerBin(await resolveSource(LLAMA2_TOKENIZER, resolve), shape.vocabSize, LLAMA2_TOKENIZER.local),
-      source: {
+    build: decoderBuild(async () =>
+      llama2cInput(preset, syntheticCheckpoint(shape), parseTokenizerBin(await resolveSource(LLAMA2_TOKENIZER, resolve), shape.vocabSize, LLAMA2_TOKENIZER.local), {
         format: 'synthetic',
         provenance: `deterministic random weights (mulberry32 seed 1) in the shape of ${preset}; Llama-2 tokenizer from llama2.c`,
         license: 'MIT',
         files: describe([LLAMA2_TOKENIZER]),
-      },
-    })),
+      }),
+    ),
   };
 }
 
@@ -116,17 +110,12 @@ function customJob(id: string, checkpointPath: string, tokenizerPath: string): J
       const ckBytes = read(checkpointPath);
       const tokBytes = read(tokenizerPath);
       const checkpoint = parseLegacyCheckpoint(ckBytes, checkpointPath);
-      return {
-        id,
-        checkpoint,
-        vocab: parseTokenizerBin(tokBytes, checkpoint.shape.vocabSize, tokenizerPath),
-        source: {
-          format: 'llama2c-legacy',
-          provenance: 'converted from a local llama2.c checkpoint',
-          license: 'unknown',
-          files: [ckBytes, tokBytes].map((b) => ({ sha256: sha256Hex(b), bytes: b.byteLength })),
-        },
-      };
+      return llama2cInput(id, checkpoint, parseTokenizerBin(tokBytes, checkpoint.shape.vocabSize, tokenizerPath), {
+        format: 'llama2c-legacy',
+        provenance: 'converted from a local llama2.c checkpoint',
+        license: 'unknown',
+        files: [ckBytes, tokBytes].map((b) => ({ sha256: sha256Hex(b), bytes: b.byteLength })),
+      });
     }),
   };
 }

@@ -3,7 +3,7 @@
  * com.microsoft MatMulNBits with block-wise 8- or 4-bit weights. Shared by every graph the converter builds.
  */
 import type { GraphBuilder } from './graph.ts';
-import { quantizeNBits } from './quantize.ts';
+import { quantizeNBits, type NBitsWeight } from './quantize.ts';
 
 export type WeightDtype = 'fp32' | 'q8' | 'q4';
 
@@ -54,9 +54,21 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
     const b = g.initializer(`${name}.weight_q`, 'uint8', [n, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
     const sc = g.initializer(`${name}.scales`, 'float32', [n * blocks], q.scales);
     const zp = g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
-    y = g.node('MatMulNBits', name, [x, b, sc, zp], outputs, { K: k, N: n, bits, block_size: QUANT_BLOCK_SIZE }, MS)[0]!;
+    y = matMulNBits(g, name, x, { b, scales: sc, zeroPoints: zp }, q, outputs);
   }
   return { y, weightBytes: g.initializerBytes - before };
+}
+
+/** Names of the initializers (or tensors) holding a block-quantized weight in MatMulNBits' layout. */
+export interface NBitsTensors {
+  b: string;
+  scales: string;
+  zeroPoints: string;
+}
+
+/** The MatMulNBits node for `q`'s shape; `outputs` as for GraphBuilder.node. */
+export function matMulNBits(g: GraphBuilder, name: string, x: string, t: NBitsTensors, q: Pick<NBitsWeight, 'n' | 'k' | 'bits' | 'blockSize'>, outputs: string[] | 1): string {
+  return g.node('MatMulNBits', name, [x, t.b, t.scales, t.zeroPoints], outputs, { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize }, MS)[0]!;
 }
 
 /** Symmetric int8 per row of `w` [n, k]: q = round(w / scale), scale = max|row| / 127. */
