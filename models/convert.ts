@@ -107,7 +107,7 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
       attention: built.attention,
       nodes: built.nodeCount,
       linearWeightBytes: built.linearWeightBytes,
-      quantization: QUANTIZATION[dtype],
+      quantization: built.quantization ?? QUANTIZATION[dtype],
     };
   }
   for (const dtype of input.gguf?.dtypes ?? []) files.set(GGUF_FILES[dtype], buildGguf(input.model, input.gguf!.vocab, dtype, input.id));

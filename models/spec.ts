@@ -7,6 +7,8 @@
  * across architectures), as float32 matrices stored [out, in] row-major. Q/K rows are in the
  * interleaved-RoPE order (pairs (0,1), (2,3)… of each head), as llama2.c and GGUF both store them.
  */
+import type { NBitsWeight } from './onnx/quantize.ts';
+
 export interface LayerSpec {
   /** 'global': attends to every earlier position; 'sliding': only to the last `window` ones. */
   attention: 'global' | 'sliding';
@@ -36,6 +38,12 @@ export interface DecoderSpec {
 export interface DecoderWeights {
   /** The tensor under its standard name; throws when the model has none of that name. */
   get(name: string): Float32Array;
+  /**
+   * The matrix exactly as MatMulNBits blocks of at most `maxBits` (at the source's own width), when
+   * the source already stores it quantized in a form that converts without loss (GGUF Q4_0, Q4_1,
+   * Q8_0); null otherwise.
+   */
+  blocks?(name: string, maxBits: 4 | 8): NBitsWeight | null;
 }
 
 export interface DecoderModel {

@@ -29,6 +29,7 @@ const HALF_BITS = (() => {
   return table;
 })();
 const HALF = new Float32Array(HALF_BITS.buffer);
+export const halfToFloat = (bits: number): number => HALF[bits]!;
 
 type BlockDecoder = (src: Uint8Array, view: DataView, at: number, out: Float32Array, o: number) => void;
 

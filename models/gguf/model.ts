@@ -4,9 +4,10 @@
  * which is the spec's) so a 250 MB file never needs all its float copies at once.
  */
 import { architecture } from '../architectures/index.ts';
-import type { DecoderModel } from '../spec.ts';
+import type { DecoderModel, DecoderWeights } from '../spec.ts';
+import { transcodeBlocks } from './transcode.ts';
 import { dequantize } from './dequantize.ts';
-import { GgufError, readGguf, tensorBytes, type GgufFile } from './reader.ts';
+import { GgufError, readGguf, tensorBytes, type GgufFile, type GgufTensorInfo } from './reader.ts';
 
 export function ggufModel(bytes: Uint8Array, label = 'GGUF file'): { model: DecoderModel; file: GgufFile } {
   const file = readGguf(bytes, label);
@@ -16,12 +17,14 @@ export function ggufModel(bytes: Uint8Array, label = 'GGUF file'): { model: Deco
   const embedding = byName.get('token_embd.weight');
   if (!embedding || embedding.dims.length !== 2) throw new GgufError(`${label}: no 2-D token_embd.weight tensor`);
   const spec = architecture(arch, label).ggufSpec(file, embedding.dims[1]!, label);
-  const weights = {
-    get(name: string): Float32Array {
-      const t = byName.get(name);
-      if (!t) throw new GgufError(`${label}: no tensor ${name}`);
-      return dequantize(t, tensorBytes(bytes, file, t));
-    },
+  const tensor = (name: string): GgufTensorInfo => {
+    const t = byName.get(name);
+    if (!t) throw new GgufError(`${label}: no tensor ${name}`);
+    return t;
+  };
+  const weights: DecoderWeights = {
+    get: (name) => dequantize(tensor(name), tensorBytes(bytes, file, tensor(name))),
+    blocks: (name, maxBits) => transcodeBlocks(tensor(name), tensorBytes(bytes, file, tensor(name)), maxBits),
   };
   return { model: { spec, weights }, file };
 }

@@ -1,8 +1,8 @@
 /**
  * A block-quantized token embedding and the tied LM head over the very same bytes: the table is
- * stored once in MatMulNBits' layout ([vocab, blocks, blob] uint8, block 32, asymmetric) and the
- * lookup reads it through com.microsoft GatherBlockQuantized (a kernel in onnxruntime's CPU and
- * WASM builds), so a 4-bit model does not carry a float32 vocabulary × width matrix.
+ * stored once in MatMulNBits' layout ([vocab, blocks, blob] uint8, block 32, uint8 zero points) and
+ * the lookup reads it through com.microsoft GatherBlockQuantized (a kernel in onnxruntime's CPU and
+ * WASM builds), so a quantized model does not carry a float32 vocabulary × width matrix.
  */
 import type { GraphBuilder } from './graph.ts';
 import { matMulNBits, MS, QUANT_BLOCK_SIZE, type NBitsTensors } from './linear.ts';
@@ -17,9 +17,10 @@ export interface QuantizedEmbedding {
   bytes: number;
 }
 
-export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32Array, vocab: number, dim: number, bits: 4 | 8): QuantizedEmbedding {
+/** `source`: the table already in blocks (used when its zero points are uint8, as GatherBlockQuantized needs). */
+export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32Array, vocab: number, dim: number, bits: 4 | 8, source: NBitsWeight | null): QuantizedEmbedding {
   const before = g.initializerBytes;
-  const q: NBitsWeight = quantizeNBits(table, vocab, dim, bits, QUANT_BLOCK_SIZE);
+  const q: NBitsWeight = source?.bits === bits && source.zeroPoints instanceof Uint8Array ? source : quantizeNBits(table, vocab, dim, bits, QUANT_BLOCK_SIZE);
   const blocks = Math.ceil(dim / QUANT_BLOCK_SIZE);
   const blob = (QUANT_BLOCK_SIZE * bits) / 8;
   const t: NBitsTensors = {
@@ -33,7 +34,7 @@ export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32
     lookup: (ids) => {
       // GatherBlockQuantized wants the packed rows as [vocab, packed width]: a view of the same bytes.
       const rows = g.op('Reshape', `${name}/rows`, [t.b, g.int64s([vocab, blocks * blob])]);
-      return g.op('GatherBlockQuantized', `${name}/gather`, [rows, ids, t.scales, t.zeroPoints], { bits, block_size: QUANT_BLOCK_SIZE, gather_axis: 0, quantize_axis: 1 }, MS);
+      return g.op('GatherBlockQuantized', `${name}/gather`, [rows, ids, t.scales, t.zeroPoints], { bits: bits, block_size: QUANT_BLOCK_SIZE, gather_axis: 0, quantize_axis: 1 }, MS);
     },
     head: (x, output) => {
       const flat = (what: string, tensor: string): string => g.op('Reshape', `${name}/head_${what}`, [tensor, g.int64s([-1])]);

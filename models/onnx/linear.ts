@@ -27,6 +27,8 @@ export const MS = 'com.microsoft';
 export interface LinearOptions {
   /** Name of the result (default: generated from `name`). */
   output?: string;
+  /** The weight already in blocks of the dtype's width (transcoded from a quantized source): stored as is. */
+  blocks?: NBitsWeight | null;
 }
 
 /**
@@ -35,12 +37,15 @@ export interface LinearOptions {
  * symmetric int8 per output channel for DynamicQuantizeMatMul (the activations are quantized per call):
  * its integer GEMM has a WASM SIMD kernel, where MatMulNBits' 8-bit path has none and ran 5× slower
  * than llama.cpp's Q8_0. 4-bit weights are block-wise MatMulNBits, which is fast in WASM as it is.
+ * Weights that come already block-quantized (`blocks`) go to MatMulNBits unchanged at either width.
  */
 export function linear(g: GraphBuilder, name: string, x: string, weight: Float32Array, n: number, k: number, bits: 4 | 8 | null, opts: LinearOptions = {}): { y: string; weightBytes: number } {
   const before = g.initializerBytes;
   const outputs = opts.output ? [opts.output] : 1;
   let y: string;
-  if (bits === null) {
+  if (bits !== null && opts.blocks) {
+    y = blockLinear(g, name, x, opts.blocks, outputs);
+  } else if (bits === null) {
     const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
     y = g.node('MatMul', name, [x, wt], outputs)[0]!;
   } else if (bits === 8) {
@@ -49,14 +54,20 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
     const sc = g.initializer(`${name}.scales`, 'float32', [n], scales);
     y = g.node('DynamicQuantizeMatMul', name, [x, b, sc], outputs, {}, MS)[0]!;
   } else {
-    const q = quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE);
-    const blocks = Math.ceil(k / QUANT_BLOCK_SIZE);
-    const b = g.initializer(`${name}.weight_q`, 'uint8', [n, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
-    const sc = g.initializer(`${name}.scales`, 'float32', [n * blocks], q.scales);
-    const zp = g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
-    y = matMulNBits(g, name, x, { b, scales: sc, zeroPoints: zp }, q, outputs);
+    y = blockLinear(g, name, x, quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE), outputs);
   }
   return { y, weightBytes: g.initializerBytes - before };
+}
+
+/** MatMulNBits over block-quantized weights stored as initializers named after `name`. */
+function blockLinear(g: GraphBuilder, name: string, x: string, q: NBitsWeight, outputs: string[] | 1): string {
+  const blocks = Math.ceil(q.k / q.blockSize);
+  const b = g.initializer(`${name}.weight_q`, 'uint8', [q.n, blocks, (q.blockSize * q.bits) / 8], q.data);
+  const sc = g.initializer(`${name}.scales`, 'float32', [q.n * blocks], q.scales);
+  const zp = q.zeroPoints instanceof Float32Array
+    ? g.initializer(`${name}.zero_points`, 'float32', [q.zeroPoints.length], q.zeroPoints)
+    : g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
+  return matMulNBits(g, name, x, { b, scales: sc, zeroPoints: zp }, q, outputs);
 }
 
 /** Names of the initializers (or tensors) holding a block-quantized weight in MatMulNBits' layout. */

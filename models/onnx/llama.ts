@@ -12,7 +12,8 @@
 import { kvDim, qDim, W, type DecoderModel } from '../spec.ts';
 import { quantizedEmbedding } from './embedding.ts';
 import { GraphBuilder } from './graph.ts';
-import { BITS, linear as linearLayer, MS, type WeightDtype } from './linear.ts';
+import { BITS, linear as linearLayer, MS, QUANTIZATION, type WeightDtype } from './linear.ts';
+import { concatRows, type NBitsWeight } from './quantize.ts';
 
 export interface BuiltGraph {
   bytes: Uint8Array;
@@ -20,13 +21,19 @@ export interface BuiltGraph {
   attention: 'GroupQueryAttention' | 'RotaryEmbedding+MatMul';
   /** Bytes of the weights of the linear layers (attention, FFN, classifier), as stored. */
   linearWeightBytes: number;
+  /** How the weights are stored, where that differs from the dtype's usual scheme. */
+  quantization?: string;
 }
 
 /** Choices of the graph that do not change what it computes. */
 export interface GraphOptions {
   /** Add the `num_logits_to_keep` input (0 = every position), so generation computes one row of logits. */
   numLogitsToKeep?: boolean;
-  /** Store the token embedding block-quantized (q8, q4) and read it with GatherBlockQuantized. */
+  /**
+   * Store the token embedding as 8-bit blocks (q8 and q4 alike) read by GatherBlockQuantized, with a
+   * tied LM head as an 8-bit MatMulNBits over the same bytes: 4 bits there cost SmolLM2 a fifth of its
+   * top-1 agreement, and 8 bits keep a q4 file under 0.2× of fp32.
+   */
   quantizedEmbedding?: boolean;
 }
 
@@ -45,10 +52,17 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   }
 
   /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or a quantized matmul (linear.ts). */
-  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, output?: string): string => {
-    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, output ? { output } : {});
+  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, output?: string, blocks?: NBitsWeight | null): string => {
+    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...(output && { output }), blocks });
     linearWeightBytes += weightBytes;
     return y;
+  };
+  /** A layer matrix as the source's own blocks when they convert exactly to this dtype's width. */
+  const kept: string[] = [];
+  const blocksOf = (name: string): NBitsWeight | null => {
+    const b = bits !== null && w.blocks ? w.blocks(name, bits) : null;
+    if (b) kept.push(`${b.bits}`);
+    return b;
   };
 
   const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
@@ -69,7 +83,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   }
 
   const table = w.get(W.embedding);
-  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, bits) : null;
+  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null) : null;
   const embedding = quantized ? null : g.initializer('model.embed_tokens.weight', 'float32', [s.vocabSize, s.dim], table);
   const { cos, sin } = ropeCache(s.contextLength, hs, s.layers[0]!.ropeTheta);
   const cosCache = g.initializer('rope.cos_cache', 'float32', [s.contextLength, hs / 2], cos);
@@ -94,7 +108,9 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     const h = norm(`${p}/input_layernorm`, w.get(W.layer(l, 'attn_norm')));
     // Without GQA the 1/√head_size score scale is folded into Wq (RoPE is linear, so it commutes).
     const wq = useGqa ? w.get(W.layer(l, 'attn_q')) : scaled(w.get(W.layer(l, 'attn_q')), 1 / Math.sqrt(hs));
-    const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.get(W.layer(l, 'attn_k')), w.get(W.layer(l, 'attn_v'))), qd + 2 * kv, s.dim);
+    const qkvBlocks = useGqa ? [blocksOf(W.layer(l, 'attn_q')), blocksOf(W.layer(l, 'attn_k')), blocksOf(W.layer(l, 'attn_v'))] : [];
+    const fusedBlocks = qkvBlocks.length && qkvBlocks.every((b) => b !== null) ? concatRows(qkvBlocks as NBitsWeight[]) : null;
+    const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.get(W.layer(l, 'attn_k')), w.get(W.layer(l, 'attn_v'))), qd + 2 * kv, s.dim, undefined, fusedBlocks);
     const presentKey = `present.${l}.key`;
     const presentValue = `present.${l}.value`;
     let attn: string;
@@ -113,13 +129,13 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
         positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, qDim: qd, kvDim: kv,
       });
     }
-    pending = linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd);
+    pending = linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd, undefined, blocksOf(W.layer(l, 'attn_output')));
     const h2 = norm(`${p}/post_attention_layernorm`, w.get(W.layer(l, 'ffn_norm')));
-    const gate = linear(`${p}/mlp/gate_proj`, h2, w.get(W.layer(l, 'ffn_gate')), s.hiddenDim, s.dim);
-    const up = linear(`${p}/mlp/up_proj`, h2, w.get(W.layer(l, 'ffn_up')), s.hiddenDim, s.dim);
+    const gate = linear(`${p}/mlp/gate_proj`, h2, w.get(W.layer(l, 'ffn_gate')), s.hiddenDim, s.dim, undefined, blocksOf(W.layer(l, 'ffn_gate')));
+    const up = linear(`${p}/mlp/up_proj`, h2, w.get(W.layer(l, 'ffn_up')), s.hiddenDim, s.dim, undefined, blocksOf(W.layer(l, 'ffn_up')));
     const act = g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
     const gated = g.op('Mul', `${p}/mlp/gated`, [act, up]);
-    pending = linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim);
+    pending = linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim, undefined, blocksOf(W.layer(l, 'ffn_down')));
   }
   const hf = norm('/model/norm', w.get(W.outputNorm));
   g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
@@ -136,11 +152,11 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     const outShape = g.op('Concat', '/lm_head/out_shape', [leading, g.int64s([s.vocabSize])], { axis: 0 });
     g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
     linearWeightBytes += s.tiedEmbeddings ? table.byteLength : 0;
-  } else if (quantized && s.tiedEmbeddings && bits === 4) {
+  } else if (quantized && s.tiedEmbeddings) {
     quantized.head(headInput, 'logits');
     linearWeightBytes += quantized.bytes;
   } else {
-    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, 'logits');
+    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, 'logits', s.tiedEmbeddings ? null : blocksOf(W.output));
   }
 
   return {
@@ -148,7 +164,15 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     nodeCount: g.nodeCount,
     attention: useGqa ? 'GroupQueryAttention' : 'RotaryEmbedding+MatMul',
     linearWeightBytes,
+    ...((kept.length > 0 || quantized) && { quantization: describe(dtype, kept, quantized !== null, 7 * s.nLayers) }),
   };
+}
+
+function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolean, matrices: number): string {
+  const parts = [QUANTIZATION[dtype]];
+  for (const bits of new Set(kept)) parts.push(`${kept.filter((b) => b === bits).length} of ${matrices} layer matrices kept exactly as the source's ${bits}-bit blocks (MatMulNBits)`);
+  if (quantizedEmbedding) parts.push('token embedding and tied LM head as one table of 8-bit blocks (GatherBlockQuantized + MatMulNBits)');
+  return parts.join('; ');
 }
 
 interface GqaLengths {

@@ -25,7 +25,7 @@ const onDisk = (() => {
 /** Every tensor of `bytes` dequantized here and by the gguf package: [name, ours, theirs]. */
 function compareAll(bytes: Uint8Array, label: string, sourceSha256: string): Array<[string, string, string]> {
   const file = readGguf(bytes, label);
-  const theirs = cachedPythonJson<Array<{ name: string; sha256: string }>>(python!, `dequant-${sourceSha256}`, 'gguf_dequant.py', ['file', onDisk(label, bytes)]);
+  const theirs = cachedPythonJson<Array<{ name: string; sha256: string }>>(python!, `dequant-${sourceSha256}`, 'gguf_dequant.py', ['file', onDisk(label, bytes)]).result;
   expect(theirs.map((t) => t.name)).toEqual(file.tensors.map((t) => t.name));
   return file.tensors.map((t, i) => [t.name, sha256(dequantize(t, tensorBytes(bytes, file, t))), theirs[i]!.sha256]);
 }

@@ -38,6 +38,8 @@ export class NodeDecoder {
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(this.length + i)), [1, ids.length]),
       ...this.past,
+      // 0 = logits for every position fed (graphs that declare the input; transformers.js feeds it alike).
+      ...(this.session.inputNames.includes('num_logits_to_keep') && { num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(0n), []) }),
     });
     this.length = total;
     this.past = {};

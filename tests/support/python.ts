@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../models/sources.ts';
 
 export const PYTHON_ENV_SETUP = 'scripts/python-env.sh';
@@ -36,14 +36,16 @@ export function runPythonJson<T>(python: string, script: string, args: string[])
 
 /**
  * runPythonJson, remembered in .cache/reference under `key` (e.g. the input's SHA-256) and the pinned
- * requirements, so a 250 MB file is dequantized by Python once per machine, not on every run.
+ * requirements and script, so a 250 MB file goes through Python once per machine, not on every run.
+ * `{dir}` in `args` becomes a folder kept with the result, for outputs too large for JSON.
  */
-export function cachedPythonJson<T>(python: string, key: string, script: string, args: string[]): T {
+export function cachedPythonJson<T>(python: string, key: string, script: string, args: string[]): { result: T; dir: string } {
   const pins = createHash('sha256').update(readFileSync(join(PROJECT_ROOT, 'scripts', 'python-requirements.txt'))).update(readFileSync(join(PROJECT_ROOT, 'tests', 'reference', script))).digest('hex').slice(0, 16);
-  const path = join(PROJECT_ROOT, '.cache', 'reference', `${key}-${pins}.json`);
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as T;
-  const result = runPythonJson<T>(python, script, args);
-  mkdirSync(dirname(path), { recursive: true });
+  const dir = join(PROJECT_ROOT, '.cache', 'reference', `${key}-${pins}`);
+  const path = join(dir, 'result.json');
+  if (existsSync(path)) return { result: JSON.parse(readFileSync(path, 'utf8')) as T, dir };
+  mkdirSync(dir, { recursive: true });
+  const result = runPythonJson<T>(python, script, args.map((a) => a.replace('{dir}', dir)));
   writeFileSync(path, JSON.stringify(result));
-  return result;
+  return { result, dir };
 }
