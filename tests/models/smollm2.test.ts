@@ -18,7 +18,7 @@ import { readGguf } from '../../models/gguf/reader.ts';
 import { PROJECT_ROOT, SMOLLM2_135M_INSTRUCT } from '../../models/sources.ts';
 import { smolLm2Gguf } from '../support/gguf.ts';
 import { pieceIds } from '../support/gpt2-pieces.ts';
-import { NodeDecoder } from '../support/ort-node.ts';
+import { maxAbsDiff, NodeDecoder } from '../support/ort-node.ts';
 import { cachedPythonJson, ggufPython } from '../support/python.ts';
 import { MODELS_DIR } from '../support/sources.ts';
 
@@ -126,7 +126,7 @@ describe('SmolLM2 quantized files', () => {
     }
   });
 
-  it('num_logits_to_keep = 1 computes only the last row, equal to the full run’s last row', async () => {
+  it('num_logits_to_keep = 1 computes only the last row, the full run’s last row', async () => {
     const session = await ort.InferenceSession.create(join(DIR, 'onnx', 'model_q4.onnx'));
     const ids = pieceIds(vocab, chat('Hello!'));
     const run = async (keep: bigint): Promise<ort.Tensor> => {
@@ -144,7 +144,10 @@ describe('SmolLM2 quantized files', () => {
     const [all, last] = [await run(0n), await run(1n)];
     expect(all.dims).toEqual([1, ids.length, SHAPE.vocab]);
     expect(last.dims).toEqual([1, 1, SHAPE.vocab]);
-    expect(Array.from(last.data as Float32Array)).toEqual(Array.from((all.data as Float32Array).subarray((ids.length - 1) * SHAPE.vocab)));
+    // Equal up to summation order: one row goes through MatMulNBits' vector kernel, many through its GEMM.
+    const fullLast = (all.data as Float32Array).subarray((ids.length - 1) * SHAPE.vocab);
+    expect(maxAbsDiff(last.data as Float32Array, fullLast)).toBeLessThan(1e-4);
+    expect(argmax(last.data as Float32Array)).toBe(argmax(fullLast));
   });
 });
 
