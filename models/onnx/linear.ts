@@ -3,24 +3,28 @@
  * com.microsoft MatMulNBits with block-wise 8- or 4-bit weights. Shared by every graph the converter builds.
  */
 import type { GraphBuilder } from './graph.ts';
+import { toFloat16 } from './half.ts';
 import { quantizeNBits, type NBitsWeight } from './quantize.ts';
 
-export type WeightDtype = 'fp32' | 'q8' | 'q4';
+/** q4f16: 4-bit weights with float16 activations, scales and KV cache (for WebGPU). */
+export type WeightDtype = 'fp32' | 'q8' | 'q4' | 'q4f16';
 
 /** File names follow the transformers.js dtype convention. */
 export const DTYPE_FILES: Record<WeightDtype, string> = {
   fp32: 'model.onnx',
   q8: 'model_quantized.onnx',
   q4: 'model_q4.onnx',
+  q4f16: 'model_q4f16.onnx',
 };
 
-export const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4 };
+export const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4, q4f16: 4 };
 export const QUANT_BLOCK_SIZE = 32;
 /** How each dtype stores linear weights, as the manifest states it. */
 export const QUANTIZATION: Record<WeightDtype, string> = {
   fp32: 'none',
   q8: 'int8, symmetric per output channel (DynamicQuantizeMatMul)',
   q4: `uint4, asymmetric per block of ${QUANT_BLOCK_SIZE} (MatMulNBits)`,
+  q4f16: `uint4, asymmetric per block of ${QUANT_BLOCK_SIZE} (MatMulNBits), float16 activations, scales and KV cache`,
 };
 export const MS = 'com.microsoft';
 
@@ -29,6 +33,8 @@ export interface LinearOptions {
   output?: string;
   /** The weight already in blocks of the dtype's width (transcoded from a quantized source): stored as is. */
   blocks?: NBitsWeight | null;
+  /** float16 activations: MatMulNBits scales (and float zero points) are stored as float16. */
+  float16?: boolean;
 }
 
 /**
@@ -44,7 +50,7 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
   const outputs = opts.output ? [opts.output] : 1;
   let y: string;
   if (bits !== null && opts.blocks) {
-    y = blockLinear(g, name, x, opts.blocks, outputs);
+    y = blockLinear(g, name, x, opts.blocks, outputs, opts.float16);
   } else if (bits === null) {
     const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
     y = g.node('MatMul', name, [x, wt], outputs)[0]!;
@@ -54,19 +60,19 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
     const sc = g.initializer(`${name}.scales`, 'float32', [n], scales);
     y = g.node('DynamicQuantizeMatMul', name, [x, b, sc], outputs, {}, MS)[0]!;
   } else {
-    y = blockLinear(g, name, x, quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE), outputs);
+    y = blockLinear(g, name, x, quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE), outputs, opts.float16);
   }
   return { y, weightBytes: g.initializerBytes - before };
 }
 
 /** MatMulNBits over block-quantized weights stored as initializers named after `name`. */
-function blockLinear(g: GraphBuilder, name: string, x: string, q: NBitsWeight, outputs: string[] | 1): string {
+function blockLinear(g: GraphBuilder, name: string, x: string, q: NBitsWeight, outputs: string[] | 1, float16 = false): string {
   const blocks = Math.ceil(q.k / q.blockSize);
+  const floats = (suffix: string, v: Float32Array): string =>
+    float16 ? g.initializer(`${name}.${suffix}`, 'float16', [v.length], toFloat16(v)) : g.initializer(`${name}.${suffix}`, 'float32', [v.length], v);
   const b = g.initializer(`${name}.weight_q`, 'uint8', [q.n, blocks, (q.blockSize * q.bits) / 8], q.data);
-  const sc = g.initializer(`${name}.scales`, 'float32', [q.n * blocks], q.scales);
-  const zp = q.zeroPoints instanceof Float32Array
-    ? g.initializer(`${name}.zero_points`, 'float32', [q.zeroPoints.length], q.zeroPoints)
-    : g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
+  const sc = floats('scales', q.scales);
+  const zp = q.zeroPoints instanceof Float32Array ? floats('zero_points', q.zeroPoints) : g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
   return matMulNBits(g, name, x, { b, scales: sc, zeroPoints: zp }, q, outputs);
 }
 

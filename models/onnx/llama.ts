@@ -13,6 +13,7 @@ import { kvDim, qDim, W, type DecoderModel } from '../spec.ts';
 import { quantizedEmbedding } from './embedding.ts';
 import { GraphBuilder } from './graph.ts';
 import { BITS, linear as linearLayer, MS, QUANTIZATION, type WeightDtype } from './linear.ts';
+import { toFloat16 } from './half.ts';
 import { concatRows, type NBitsWeight } from './quantize.ts';
 
 export interface BuiltGraph {
@@ -46,6 +47,12 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   const useGqa = hs % 16 === 0;
   const bits = BITS[dtype];
   const eps = { float: s.norm.eps };
+  // q4f16: float16 activations, weights' scales, norms, RoPE tables and KV cache; logits stay float32.
+  const half = dtype === 'q4f16';
+  const ft = half ? 'float16' : 'float32';
+  if (half && !useGqa) throw new Error(`q4f16 needs GroupQueryAttention (head size ${hs} is not a multiple of 16)`);
+  /** A float initializer in the graph's activation type. */
+  const floats = (name: string, dims: number[], v: Float32Array): string => (half ? g.initializer(name, 'float16', dims, toFloat16(v)) : g.initializer(name, 'float32', dims, v));
   let linearWeightBytes = 0;
   if (new Set(s.layers.map((l) => `${l.attention} ${l.ropeTheta}`)).size !== 1 || s.layers[0]!.attention !== 'global') {
     throw new Error('the llama graph needs every layer to use global attention with one RoPE base');
@@ -53,7 +60,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
 
   /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or a quantized matmul (linear.ts). */
   const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, output?: string, blocks?: NBitsWeight | null): string => {
-    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...(output && { output }), blocks });
+    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...(output && { output }), blocks, ...(half && { float16: true }) });
     linearWeightBytes += weightBytes;
     return y;
   };
@@ -69,8 +76,8 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
   const past = Array.from({ length: s.nLayers }, (_, l) => ({
-    key: g.input(`past_key_values.${l}.key`, 'float32', ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
-    value: g.input(`past_key_values.${l}.value`, 'float32', ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+    key: g.input(`past_key_values.${l}.key`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+    value: g.input(`past_key_values.${l}.value`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
   }));
   const logitsToKeep = options.numLogitsToKeep ? g.input('num_logits_to_keep', 'int64', []) : null;
   g.output('logits', 'float32', ['batch_size', logitsToKeep ? 'num_logits' : 'sequence_length', s.vocabSize]);
@@ -78,16 +85,16 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', s.dim]);
   for (let l = 0; l < s.nLayers; l++) {
     for (const kind of ['key', 'value']) {
-      g.output(`present.${l}.${kind}`, 'float32', ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
+      g.output(`present.${l}.${kind}`, ft, ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
     }
   }
 
   const table = w.get(W.embedding);
-  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null) : null;
-  const embedding = quantized ? null : g.initializer('model.embed_tokens.weight', 'float32', [s.vocabSize, s.dim], table);
+  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null, half) : null;
+  const embedding = quantized ? null : floats('model.embed_tokens.weight', [s.vocabSize, s.dim], table);
   const { cos, sin } = ropeCache(s.contextLength, hs, s.layers[0]!.ropeTheta);
-  const cosCache = g.initializer('rope.cos_cache', 'float32', [s.contextLength, hs / 2], cos);
-  const sinCache = g.initializer('rope.sin_cache', 'float32', [s.contextLength, hs / 2], sin);
+  const cosCache = floats('rope.cos_cache', [s.contextLength, hs / 2], cos);
+  const sinCache = floats('rope.sin_cache', [s.contextLength, hs / 2], sin);
   const x0 = quantized ? quantized.lookup(inputIds) : g.op('Gather', '/model/embed_tokens', [embedding!, inputIds], { axis: 0 });
 
   // Per-sequence values derived once from attention_mask and shared by every layer.
@@ -96,7 +103,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   let residual = x0;
   let pending: string | null = null; // the sub-layer output still to be added to the residual stream
   const norm = (name: string, gamma: Float32Array): string => {
-    const weight = g.initializer(`${name}.weight`, 'float32', [s.dim], gamma);
+    const weight = floats(`${name}.weight`, [s.dim], gamma);
     if (pending === null) return g.op('SimplifiedLayerNormalization', name, [residual, weight], { axis: -1, epsilon: eps });
     const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', name, [pending, residual, weight], [`${name}/out`, '', '', `${name}/residual`], { epsilon: eps }, MS);
     residual = sum!;
@@ -133,12 +140,15 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     const h2 = norm(`${p}/post_attention_layernorm`, w.get(W.layer(l, 'ffn_norm')));
     const gate = linear(`${p}/mlp/gate_proj`, h2, w.get(W.layer(l, 'ffn_gate')), s.hiddenDim, s.dim, undefined, blocksOf(W.layer(l, 'ffn_gate')));
     const up = linear(`${p}/mlp/up_proj`, h2, w.get(W.layer(l, 'ffn_up')), s.hiddenDim, s.dim, undefined, blocksOf(W.layer(l, 'ffn_up')));
-    const act = g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
+    // SiLU: x·σ(x). QuickGelu(alpha=1) fuses it in float32; float16 takes the plain ops every backend has.
+    const act = half ? g.op('Mul', `${p}/mlp/silu`, [gate, g.op('Sigmoid', `${p}/mlp/sigmoid`, [gate])]) : g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
     const gated = g.op('Mul', `${p}/mlp/gated`, [act, up]);
     pending = linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim, undefined, blocksOf(W.layer(l, 'ffn_down')));
   }
   const hf = norm('/model/norm', w.get(W.outputNorm));
-  g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
+  if (half) g.node('Cast', '/model/last_hidden_state', [hf], ['last_hidden_state'], { to: 1 });
+  else g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
+  const logitsOut = half ? '/lm_head/logits_f16' : 'logits';
   // Only the last `num_logits_to_keep` positions reach the LM head (Slice from −0 keeps them all).
   const headInput = logitsToKeep
     ? g.op('Slice', '/lm_head/keep', [hf, g.op('Unsqueeze', '/lm_head/keep_start', [g.op('Neg', '/lm_head/keep_neg', [logitsToKeep]), g.int64s([0])]), g.int64s([Number.MAX_SAFE_INTEGER]), g.int64s([1])])
@@ -153,11 +163,12 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
     linearWeightBytes += s.tiedEmbeddings ? table.byteLength : 0;
   } else if (quantized && s.tiedEmbeddings) {
-    quantized.head(headInput, 'logits');
+    quantized.head(headInput, logitsOut);
     linearWeightBytes += quantized.bytes;
   } else {
-    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, 'logits', s.tiedEmbeddings ? null : blocksOf(W.output));
+    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, logitsOut, s.tiedEmbeddings ? null : blocksOf(W.output));
   }
+  if (half) g.node('Cast', '/lm_head/to_float32', [logitsOut], ['logits'], { to: 1 });
 
   return {
     bytes: g.encode('llama', producerVersion, { '': 17, [MS]: 1 }),

@@ -95,16 +95,17 @@ describe('SmolLM2 quantized files', () => {
   const manifest = (): { dtypes: Record<string, { file: string }>; files: Record<string, { bytes: number; sha256: string }>; kind: string } =>
     JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8'));
 
-  it('q8 agrees with fp32 on ≥ 95 % and q4 on ≥ 85 % of teacher-forced top-1 predictions over 200 positions', async () => {
+  it('q8 agrees with fp32 on ≥ 95 %, q4 and q4f16 on ≥ 85 % of teacher-forced top-1 predictions over 200 positions', async () => {
     const ids = pieceIds(vocab, chat(LONG_TEXT)).slice(0, 200);
     expect(ids).toHaveLength(200);
     const top1 = async (file: string): Promise<number[]> => (await (await open(file)).feed(ids)).map(argmax);
     const fp32 = await top1('model.onnx');
     const agreement = async (file: string): Promise<number> => (await top1(file)).filter((t, i) => t === fp32[i]).length / ids.length;
-    const [q8, q4] = [await agreement('model_quantized.onnx'), await agreement('model_q4.onnx')];
-    console.log(`SmolLM2 top-1 agreement with fp32 over 200 positions: q8 ${(q8 * 100).toFixed(1)} %, q4 ${(q4 * 100).toFixed(1)} %`);
+    const [q8, q4, q4f16] = [await agreement('model_quantized.onnx'), await agreement('model_q4.onnx'), await agreement('model_q4f16.onnx')];
+    console.log(`SmolLM2 top-1 agreement with fp32 over 200 positions: q8 ${(q8 * 100).toFixed(1)} %, q4 ${(q4 * 100).toFixed(1)} %, q4f16 ${(q4f16 * 100).toFixed(1)} %`);
     expect(q8).toBeGreaterThanOrEqual(0.95);
     expect(q4).toBeGreaterThanOrEqual(0.85);
+    expect(q4f16).toBeGreaterThanOrEqual(0.85);
   }, 300_000);
 
   it('stores q4 in at most 0.3× the fp32 file, embedding and tied LM head included', () => {
@@ -115,10 +116,26 @@ describe('SmolLM2 quantized files', () => {
     expect(readFileSync(join(DIR, m.dtypes.q4!.file)).includes('GatherBlockQuantized')).toBe(true);
   });
 
+  it('q4f16 keeps a float16 KV cache and greedy-decodes the first 8 tokens as fp32 does', async () => {
+    const session = await ort.InferenceSession.create(join(DIR, 'onnx', 'model_q4f16.onnx'));
+    expect(session.inputMetadata.find((m) => m.name === 'past_key_values.0.key')).toMatchObject({ type: 'float16' });
+    const greedy8 = async (file: string): Promise<number[]> => {
+      const decoder = await open(file);
+      let row = (await decoder.feed(pieceIds(vocab, chat(GREEDY_PROMPTS[0]!)))).at(-1)!;
+      const ids: number[] = [];
+      for (let step = 0; step < 8; step++) {
+        ids.push(argmax(row));
+        row = (await decoder.feed([ids.at(-1)!]))[0]!;
+      }
+      return ids;
+    };
+    expect(await greedy8('model_q4f16.onnx')).toEqual(await greedy8('model.onnx'));
+  });
+
   it('lists every file with its real size and SHA-256 in a decoder manifest', () => {
     const m = manifest();
     expect(m.kind).toBe('decoder');
-    expect(Object.keys(m.dtypes)).toEqual(['fp32', 'q8', 'q4']);
+    expect(Object.keys(m.dtypes)).toEqual(['fp32', 'q8', 'q4', 'q4f16']);
     for (const [path, f] of Object.entries(m.files)) {
       const bytes = readFileSync(join(DIR, path));
       expect(bytes.byteLength, path).toBe(f.bytes);
