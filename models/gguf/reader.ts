@@ -162,7 +162,7 @@ class Cursor {
    */
   count(what: string, limit = this.buf.byteLength - this.at - 8): number {
     const v = this.view.getBigUint64(this.need(8, what), true);
-    if (v > BigInt(Math.max(0, limit))) throw new GgufError(`${this.label}: truncated or corrupt while reading ${what}: ${v} is more than the ${this.buf.byteLength}-byte file can hold`);
+    if (v > BigInt(Math.max(0, limit))) throw new GgufError(`${this.label}: truncated or corrupt while reading ${what}: ${v} is more than the ${Math.max(0, limit)} bytes left in the ${this.buf.byteLength}-byte file`);
     return Number(v);
   }
 
