@@ -10,7 +10,7 @@
  * SiLU and MatMulNBits (4-bit) or DynamicQuantizeMatMul (8-bit) for quantized weights.
  */
 import { kvDim, qDim, W, type DecoderModel } from '../spec.ts';
-import { quantizedEmbedding } from './embedding.ts';
+import { quantizedEmbedding } from './block-embedding.ts';
 import { GraphBuilder } from './graph.ts';
 import { BITS, linear as linearLayer, MS, QUANTIZATION, type WeightDtype } from './linear.ts';
 import { toFloat16 } from './half.ts';
