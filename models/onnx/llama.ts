@@ -59,8 +59,8 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   }
 
   /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or a quantized matmul (linear.ts). */
-  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, output?: string, blocks?: NBitsWeight | null): string => {
-    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...(output && { output }), blocks, ...(half && { float16: true }) });
+  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, opts: { output?: string; blocks?: NBitsWeight | null } = {}): string => {
+    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...opts, ...(half && { float16: true }) });
     linearWeightBytes += weightBytes;
     return y;
   };
@@ -117,7 +117,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     const wq = useGqa ? w.get(W.layer(l, 'attn_q')) : scaled(w.get(W.layer(l, 'attn_q')), 1 / Math.sqrt(hs));
     const qkvBlocks = useGqa ? [blocksOf(W.layer(l, 'attn_q')), blocksOf(W.layer(l, 'attn_k')), blocksOf(W.layer(l, 'attn_v'))] : [];
     const fusedBlocks = qkvBlocks.length && qkvBlocks.every((b) => b !== null) ? concatRows(qkvBlocks as NBitsWeight[]) : null;
-    const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.get(W.layer(l, 'attn_k')), w.get(W.layer(l, 'attn_v'))), qd + 2 * kv, s.dim, undefined, fusedBlocks);
+    const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.get(W.layer(l, 'attn_k')), w.get(W.layer(l, 'attn_v'))), qd + 2 * kv, s.dim, { blocks: fusedBlocks });
     const presentKey = `present.${l}.key`;
     const presentValue = `present.${l}.value`;
     let attn: string;
@@ -136,14 +136,14 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
         positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, qDim: qd, kvDim: kv,
       });
     }
-    pending = linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd, undefined, blocksOf(W.layer(l, 'attn_output')));
+    pending = linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd, { blocks: blocksOf(W.layer(l, 'attn_output')) });
     const h2 = norm(`${p}/post_attention_layernorm`, w.get(W.layer(l, 'ffn_norm')));
-    const gate = linear(`${p}/mlp/gate_proj`, h2, w.get(W.layer(l, 'ffn_gate')), s.hiddenDim, s.dim, undefined, blocksOf(W.layer(l, 'ffn_gate')));
-    const up = linear(`${p}/mlp/up_proj`, h2, w.get(W.layer(l, 'ffn_up')), s.hiddenDim, s.dim, undefined, blocksOf(W.layer(l, 'ffn_up')));
+    const gate = linear(`${p}/mlp/gate_proj`, h2, w.get(W.layer(l, 'ffn_gate')), s.hiddenDim, s.dim, { blocks: blocksOf(W.layer(l, 'ffn_gate')) });
+    const up = linear(`${p}/mlp/up_proj`, h2, w.get(W.layer(l, 'ffn_up')), s.hiddenDim, s.dim, { blocks: blocksOf(W.layer(l, 'ffn_up')) });
     // SiLU: x·σ(x). QuickGelu(alpha=1) fuses it in float32; float16 takes the plain ops every backend has.
     const act = half ? g.op('Mul', `${p}/mlp/silu`, [gate, g.op('Sigmoid', `${p}/mlp/sigmoid`, [gate])]) : g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
     const gated = g.op('Mul', `${p}/mlp/gated`, [act, up]);
-    pending = linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim, undefined, blocksOf(W.layer(l, 'ffn_down')));
+    pending = linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim, { blocks: blocksOf(W.layer(l, 'ffn_down')) });
   }
   const hf = norm('/model/norm', w.get(W.outputNorm));
   if (half) g.node('Cast', '/model/last_hidden_state', [hf], ['last_hidden_state'], { to: 1 });
@@ -166,7 +166,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     quantized.head(headInput, logitsOut);
     linearWeightBytes += quantized.bytes;
   } else {
-    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, logitsOut, s.tiedEmbeddings ? null : blocksOf(W.output));
+    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, { output: logitsOut, blocks: s.tiedEmbeddings ? null : blocksOf(W.output) });
   }
   if (half) g.node('Cast', '/lm_head/to_float32', [logitsOut], ['logits'], { to: 1 });
 
