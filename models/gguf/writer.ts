@@ -4,10 +4,9 @@
  * llama.cpp's "llama" architecture expects, so weights go in unpermuted. Q8_0 is applied to matrices
  * whose rows are a multiple of 32 long; other tensors stay F32, as llama.cpp's own quantizer does.
  */
-import { headSize, type Checkpoint } from '../llama2c/checkpoint.ts';
 import type { Llama2cVocab } from '../llama2c/tokenizer-bin.ts';
 import { hfPieces } from '../hf/tokenizer.ts';
-import { RMS_EPS } from '../onnx/llama.ts';
+import { kvDim, qDim, W, type DecoderModel } from '../spec.ts';
 
 export type GgufDtype = 'F32' | 'Q8_0';
 const ALIGN = 32;
@@ -25,9 +24,8 @@ interface Tensor {
   data: Uint8Array;
 }
 
-export function buildGguf(ckpt: Checkpoint, vocab: Llama2cVocab, dtype: GgufDtype, name: string): Uint8Array {
-  const s = ckpt.shape;
-  const w = ckpt.weights;
+export function buildGguf(model: DecoderModel, vocab: Llama2cVocab, dtype: GgufDtype, name: string): Uint8Array {
+  const { spec: s, weights: w } = model;
   const pieces = hfPieces(vocab);
   const tokenTypes = Int32Array.from(pieces, (p, id) => (id === 0 ? 2 : id < 3 ? 3 : /^<0x[0-9A-F]{2}>$/.test(p) ? 6 : 1));
   const meta: Meta[] = [
@@ -35,22 +33,22 @@ export function buildGguf(ckpt: Checkpoint, vocab: Llama2cVocab, dtype: GgufDtyp
     ['general.name', 'str', name],
     ['general.file_type', 'u32', FILE_TYPE[dtype]],
     ['general.alignment', 'u32', ALIGN],
-    ['llama.context_length', 'u32', s.seqLen],
+    ['llama.context_length', 'u32', s.contextLength],
     ['llama.embedding_length', 'u32', s.dim],
     ['llama.block_count', 'u32', s.nLayers],
     ['llama.feed_forward_length', 'u32', s.hiddenDim],
-    ['llama.rope.dimension_count', 'u32', headSize(s)],
-    ['llama.rope.freq_base', 'f32', 10000],
+    ['llama.rope.dimension_count', 'u32', s.headSize],
+    ['llama.rope.freq_base', 'f32', s.layers[0]!.ropeTheta],
     ['llama.attention.head_count', 'u32', s.nHeads],
     ['llama.attention.head_count_kv', 'u32', s.nKvHeads],
-    ['llama.attention.layer_norm_rms_epsilon', 'f32', RMS_EPS],
+    ['llama.attention.layer_norm_rms_epsilon', 'f32', s.norm.eps],
     ['tokenizer.ggml.model', 'str', 'llama'],
     ['tokenizer.ggml.tokens', 'strs', pieces],
     ['tokenizer.ggml.scores', 'f32s', vocab.scores],
     ['tokenizer.ggml.token_type', 'i32s', tokenTypes],
-    ['tokenizer.ggml.unknown_token_id', 'u32', 0],
-    ['tokenizer.ggml.bos_token_id', 'u32', 1],
-    ['tokenizer.ggml.eos_token_id', 'u32', 2],
+    ['tokenizer.ggml.unknown_token_id', 'u32', s.tokens.unk ?? 0],
+    ['tokenizer.ggml.bos_token_id', 'u32', s.tokens.bos],
+    ['tokenizer.ggml.eos_token_id', 'u32', s.tokens.eos],
     ['tokenizer.ggml.add_bos_token', 'bool', true],
     ['tokenizer.ggml.add_eos_token', 'bool', false],
   ];
@@ -60,25 +58,26 @@ export function buildGguf(ckpt: Checkpoint, vocab: Llama2cVocab, dtype: GgufDtyp
   const matrix = (name: string, data: Float32Array, rows: number, cols: number): Tensor =>
     dtype === 'Q8_0' && cols % 32 === 0 ? { name, dims: [cols, rows], type: GGML_TYPE.Q8_0, data: quantizeQ8_0(data) } : f32(name, data, [cols, rows]);
 
-  const tensors: Tensor[] = [matrix('token_embd.weight', w.tokenEmbedding, s.vocabSize, s.dim)];
-  const kv = (s.dim * s.nKvHeads) / s.nHeads;
+  const tensors: Tensor[] = [matrix(W.embedding, w.get(W.embedding), s.vocabSize, s.dim)];
+  const kv = kvDim(s);
+  const qd = qDim(s);
   for (let l = 0; l < s.nLayers; l++) {
-    const b = `blk.${l}`;
+    const t = (name: Parameters<typeof W.layer>[1]): [string, Float32Array] => [W.layer(l, name), w.get(W.layer(l, name))];
     tensors.push(
-      f32(`${b}.attn_norm.weight`, w.rmsAtt[l]!, [s.dim]),
-      matrix(`${b}.attn_q.weight`, w.wq[l]!, s.dim, s.dim),
-      matrix(`${b}.attn_k.weight`, w.wk[l]!, kv, s.dim),
-      matrix(`${b}.attn_v.weight`, w.wv[l]!, kv, s.dim),
-      matrix(`${b}.attn_output.weight`, w.wo[l]!, s.dim, s.dim),
-      f32(`${b}.ffn_norm.weight`, w.rmsFfn[l]!, [s.dim]),
-      matrix(`${b}.ffn_gate.weight`, w.w1[l]!, s.hiddenDim, s.dim),
-      matrix(`${b}.ffn_down.weight`, w.w2[l]!, s.dim, s.hiddenDim),
-      matrix(`${b}.ffn_up.weight`, w.w3[l]!, s.hiddenDim, s.dim),
+      f32(...t('attn_norm'), [s.dim]),
+      matrix(...t('attn_q'), qd, s.dim),
+      matrix(...t('attn_k'), kv, s.dim),
+      matrix(...t('attn_v'), kv, s.dim),
+      matrix(...t('attn_output'), s.dim, qd),
+      f32(...t('ffn_norm'), [s.dim]),
+      matrix(...t('ffn_gate'), s.hiddenDim, s.dim),
+      matrix(...t('ffn_down'), s.dim, s.hiddenDim),
+      matrix(...t('ffn_up'), s.hiddenDim, s.dim),
     );
   }
-  tensors.push(f32('output_norm.weight', w.rmsFinal, [s.dim]));
+  tensors.push(f32(W.outputNorm, w.get(W.outputNorm), [s.dim]));
   // Without output.weight llama.cpp ties the classifier to token_embd, as llama2.c's shared classifier does.
-  if (!s.sharedClassifier) tensors.push(matrix('output.weight', w.classifier, s.vocabSize, s.dim));
+  if (!s.tiedEmbeddings) tensors.push(matrix(W.output, w.get(W.output), s.vocabSize, s.dim));
   return serialize(meta, tensors);
 }
 

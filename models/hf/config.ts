@@ -1,8 +1,7 @@
 /** config.json and generation_config.json in the Hugging Face Llama layout. */
-import { headSize, type LlamaShape } from '../llama2c/checkpoint.ts';
-import { RMS_EPS } from '../onnx/llama.ts';
+import { shortestFloat32, type DecoderSpec } from '../spec.ts';
 
-export function buildConfig(s: LlamaShape): object {
+export function buildConfig(s: DecoderSpec): object {
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -11,23 +10,24 @@ export function buildConfig(s: LlamaShape): object {
     num_hidden_layers: s.nLayers,
     num_attention_heads: s.nHeads,
     num_key_value_heads: s.nKvHeads,
-    head_dim: headSize(s),
+    head_dim: s.headSize,
     vocab_size: s.vocabSize,
-    max_position_embeddings: s.seqLen,
-    hidden_act: 'silu',
-    rms_norm_eps: RMS_EPS,
-    rope_theta: 10000,
+    max_position_embeddings: s.contextLength,
+    hidden_act: s.activation,
+    rms_norm_eps: shortestFloat32(s.norm.eps),
+    rope_theta: s.layers[0]!.ropeTheta,
     rope_scaling: null,
     attention_bias: false,
     mlp_bias: false,
-    tie_word_embeddings: s.sharedClassifier,
-    bos_token_id: 1,
-    eos_token_id: 2,
+    tie_word_embeddings: s.tiedEmbeddings,
+    bos_token_id: s.tokens.bos,
+    eos_token_id: s.tokens.stop ?? s.tokens.eos,
+    ...(s.tokens.pad !== undefined && { pad_token_id: s.tokens.pad }),
     torch_dtype: 'float32',
     use_cache: true,
   };
 }
 
-export function buildGenerationConfig(s: LlamaShape): object {
-  return { bos_token_id: 1, eos_token_id: 2, max_length: s.seqLen, do_sample: false };
+export function buildGenerationConfig(s: DecoderSpec): object {
+  return { bos_token_id: s.tokens.bos, eos_token_id: s.tokens.stop ?? s.tokens.eos, max_length: s.contextLength, do_sample: false };
 }

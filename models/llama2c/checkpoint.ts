@@ -2,6 +2,8 @@
  * Reader for llama2.c "legacy" (version 0) checkpoints: a header of 7 int32 followed by float32 arrays.
  * Validates the header and the exact byte size so a truncated or foreign file fails with a clear reason.
  */
+import { mapWeights, W, type DecoderModel, type DecoderSpec } from '../spec.ts';
+
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
@@ -138,4 +140,46 @@ export function validateShape(s: LlamaShape, label = 'model'): void {
     throw new CheckpointError(`${label}: n_heads ${s.nHeads} is not a multiple of n_kv_heads ${s.nKvHeads}`);
   }
   if (headSize(s) % 2 !== 0) throw new CheckpointError(`${label}: head size ${headSize(s)} must be even for RoPE`);
+}
+
+/** llama2.c's fixed hyper-parameters, which its checkpoint header does not carry. */
+const LLAMA2C_RMS_EPS = 1e-5;
+const LLAMA2C_ROPE_THETA = 10000;
+
+/** The checkpoint as a neutral decoder spec plus weights under standard names. */
+export function checkpointModel(ckpt: Checkpoint): DecoderModel {
+  const { shape: s, weights: w } = ckpt;
+  const spec: DecoderSpec = {
+    architecture: 'llama',
+    dim: s.dim,
+    hiddenDim: s.hiddenDim,
+    nLayers: s.nLayers,
+    nHeads: s.nHeads,
+    nKvHeads: s.nKvHeads,
+    headSize: headSize(s),
+    vocabSize: s.vocabSize,
+    contextLength: s.seqLen,
+    norm: { kind: 'rms', eps: LLAMA2C_RMS_EPS },
+    activation: 'silu',
+    layers: Array.from({ length: s.nLayers }, () => ({ attention: 'global', window: null, ropeTheta: LLAMA2C_ROPE_THETA })),
+    tokens: { bos: 1, eos: 2, unk: 0 },
+    tiedEmbeddings: s.sharedClassifier,
+  };
+  const tensors = new Map<string, Float32Array>([
+    [W.embedding, w.tokenEmbedding],
+    [W.outputNorm, w.rmsFinal],
+  ]);
+  if (!s.sharedClassifier) tensors.set(W.output, w.classifier);
+  for (let l = 0; l < s.nLayers; l++) {
+    tensors.set(W.layer(l, 'attn_norm'), w.rmsAtt[l]!);
+    tensors.set(W.layer(l, 'attn_q'), w.wq[l]!);
+    tensors.set(W.layer(l, 'attn_k'), w.wk[l]!);
+    tensors.set(W.layer(l, 'attn_v'), w.wv[l]!);
+    tensors.set(W.layer(l, 'attn_output'), w.wo[l]!);
+    tensors.set(W.layer(l, 'ffn_norm'), w.rmsFfn[l]!);
+    tensors.set(W.layer(l, 'ffn_gate'), w.w1[l]!);
+    tensors.set(W.layer(l, 'ffn_down'), w.w2[l]!);
+    tensors.set(W.layer(l, 'ffn_up'), w.w3[l]!);
+  }
+  return { spec, weights: mapWeights(tensors, 'llama2.c checkpoint') };
 }

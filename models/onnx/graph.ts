@@ -2,16 +2,18 @@
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
-export type DataType = 'float32' | 'int64' | 'int32' | 'uint8' | 'int8' | 'bool';
+export type DataType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'int8' | 'bool';
 const TYPE: Record<DataType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   uint8: onnx.TensorProto.DataType.UINT8,
   int8: onnx.TensorProto.DataType.INT8,
   bool: onnx.TensorProto.DataType.BOOL,
 };
-type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
+/** float16 data is passed as its bit patterns (Uint16Array). */
+type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 export type AttrValue = number | number[] | string | { float: number };
 export type Dim = number | string;
 

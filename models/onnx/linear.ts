@@ -3,18 +3,21 @@
  * 4-bit MatMulNBits (both com.microsoft). Shared by every graph the converter builds.
  */
 import type { GraphBuilder } from './graph.ts';
-import { quantizeNBits } from './quantize.ts';
+import { toFloat16 } from './half.ts';
+import { quantizeInt8Rows, quantizeNBits, type NBitsWeight } from './quantize.ts';
 
-export type WeightDtype = 'fp32' | 'q8' | 'q4';
+/** q4f16: 4-bit weights with float16 activations, scales and KV cache (for WebGPU). */
+export type WeightDtype = 'fp32' | 'q8' | 'q4' | 'q4f16';
 
 /** File names follow the transformers.js dtype convention. */
 export const DTYPE_FILES: Record<WeightDtype, string> = {
   fp32: 'model.onnx',
   q8: 'model_quantized.onnx',
   q4: 'model_q4.onnx',
+  q4f16: 'model_q4f16.onnx',
 };
 
-export const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4 };
+export const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4, q4f16: 4 };
 export const QUANT_BLOCK_SIZE = 32;
 /**
  * 8-bit weights use 7 bits of range. DynamicQuantizeMatMul multiplies uint8 activations by int8 weights;
@@ -28,12 +31,17 @@ export const QUANTIZATION: Record<WeightDtype, string> = {
   fp32: 'none',
   q8: `int8 in [-${INT8_WEIGHT_MAX}, ${INT8_WEIGHT_MAX}], symmetric per output channel (DynamicQuantizeMatMul)`,
   q4: `uint4, asymmetric per block of ${QUANT_BLOCK_SIZE} (MatMulNBits)`,
+  q4f16: `uint4, asymmetric per block of ${QUANT_BLOCK_SIZE} (MatMulNBits), float16 activations, scales and KV cache`,
 };
 export const MS = 'com.microsoft';
 
 export interface LinearOptions {
   /** Name of the result (default: generated from `name`). */
   output?: string;
+  /** The weight already in blocks of the dtype's width (transcoded from a quantized source): stored as is. */
+  blocks?: NBitsWeight | null;
+  /** float16 activations: MatMulNBits scales (and float zero points) are stored as float16. */
+  float16?: boolean;
 }
 
 /**
@@ -42,42 +50,49 @@ export interface LinearOptions {
  * symmetric 7-bit-range int8 per output channel for DynamicQuantizeMatMul (activations quantized per call):
  * its integer GEMM has a WASM SIMD kernel, where MatMulNBits' 8-bit path has none and ran 5× slower
  * than llama.cpp's Q8_0. 4-bit weights are block-wise MatMulNBits, which is fast in WASM as it is.
+ * Weights that come already block-quantized (`blocks`) go to MatMulNBits unchanged at either width.
  */
 export function linear(g: GraphBuilder, name: string, x: string, weight: Float32Array, n: number, k: number, bits: 4 | 8 | null, opts: LinearOptions = {}): { y: string; weightBytes: number } {
   const before = g.initializerBytes;
   const outputs = opts.output ? [opts.output] : 1;
   let y: string;
-  if (bits === null) {
+  if (bits !== null && opts.blocks) {
+    y = blockLinear(g, name, x, opts.blocks, outputs, opts.float16);
+  } else if (bits === null) {
     const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
     y = g.node('MatMul', name, [x, wt], outputs)[0]!;
   } else if (bits === 8) {
-    const { data, scales } = quantizeInt8PerRow(weight, n, k);
+    const { data, scales } = quantizeInt8Rows(weight, n, k, INT8_WEIGHT_MAX);
     const b = g.initializer(`${name}.weight_int8`, 'int8', [k, n], transpose(data, n, k));
     const sc = g.initializer(`${name}.scales`, 'float32', [n], scales);
     y = g.node('DynamicQuantizeMatMul', name, [x, b, sc], outputs, {}, MS)[0]!;
   } else {
-    const q = quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE);
-    const blocks = Math.ceil(k / QUANT_BLOCK_SIZE);
-    const b = g.initializer(`${name}.weight_q`, 'uint8', [n, blocks, (QUANT_BLOCK_SIZE * bits) / 8], q.data);
-    const sc = g.initializer(`${name}.scales`, 'float32', [n * blocks], q.scales);
-    const zp = g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
-    y = g.node('MatMulNBits', name, [x, b, sc, zp], outputs, { K: k, N: n, bits, block_size: QUANT_BLOCK_SIZE }, MS)[0]!;
+    y = blockLinear(g, name, x, quantizeNBits(weight, n, k, bits, QUANT_BLOCK_SIZE), outputs, opts.float16);
   }
   return { y, weightBytes: g.initializerBytes - before };
 }
 
-/** Symmetric int8 per row of `w` [n, k]: q = round(w / scale), scale = max|row| / INT8_WEIGHT_MAX. */
-function quantizeInt8PerRow(w: Float32Array, n: number, k: number): { data: Int8Array; scales: Float32Array } {
-  const data = new Int8Array(n * k);
-  const scales = new Float32Array(n);
-  for (let r = 0; r < n; r++) {
-    let max = 0;
-    for (let c = 0; c < k; c++) max = Math.max(max, Math.abs(w[r * k + c]!));
-    const scale = max > 0 ? max / INT8_WEIGHT_MAX : 1;
-    scales[r] = scale;
-    for (let c = 0; c < k; c++) data[r * k + c] = Math.round(w[r * k + c]! / scale);
-  }
-  return { data, scales };
+/** MatMulNBits over block-quantized weights stored as initializers named after `name`. */
+function blockLinear(g: GraphBuilder, name: string, x: string, q: NBitsWeight, outputs: string[] | 1, float16 = false): string {
+  const blocks = Math.ceil(q.k / q.blockSize);
+  const floats = (suffix: string, v: Float32Array): string =>
+    float16 ? g.initializer(`${name}.${suffix}`, 'float16', [v.length], toFloat16(v)) : g.initializer(`${name}.${suffix}`, 'float32', [v.length], v);
+  const b = g.initializer(`${name}.weight_q`, 'uint8', [q.n, blocks, (q.blockSize * q.bits) / 8], q.data);
+  const sc = floats('scales', q.scales);
+  const zp = q.zeroPoints instanceof Float32Array ? floats('zero_points', q.zeroPoints) : g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
+  return matMulNBits(g, name, x, { b, scales: sc, zeroPoints: zp }, q, outputs);
+}
+
+/** Names of the initializers (or tensors) holding a block-quantized weight in MatMulNBits' layout. */
+export interface NBitsTensors {
+  b: string;
+  scales: string;
+  zeroPoints: string;
+}
+
+/** The MatMulNBits node for `q`'s shape; `outputs` as for GraphBuilder.node. */
+export function matMulNBits(g: GraphBuilder, name: string, x: string, t: NBitsTensors, q: Pick<NBitsWeight, 'n' | 'k' | 'bits' | 'blockSize'>, outputs: string[] | 1): string {
+  return g.node('MatMulNBits', name, [x, t.b, t.scales, t.zeroPoints], outputs, { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize }, MS)[0]!;
 }
 
 /** [rows, cols] → [cols, rows], for weights of any element type. */

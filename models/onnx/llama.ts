@@ -1,18 +1,20 @@
 /**
  * Builds the Llama decoder-with-past graph that transformers.js runs for `model_type: "llama"`:
- * inputs input_ids, attention_mask, position_ids, past_key_values.{i}.key/value; outputs logits and
- * present.{i}.key/value, plus last_hidden_state (the final normed hidden states) for embeddings. The graph uses ONNX Runtime's fused operators, because on small models the
- * per-node cost dominates: SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization for RMSNorm
- * and the residual add, GroupQueryAttention with built-in interleaved RoPE (llama2.c's convention, so
- * no weight permutation) where its CPU kernel allows it (head size a multiple of 16), RotaryEmbedding
- * plus batched MatMul attention otherwise, QuickGelu(alpha=1) for SiLU and MatMulNBits (4-bit) or DynamicQuantizeMatMul (8-bit) for quantized weights.
+ * inputs input_ids, attention_mask, position_ids, past_key_values.{i}.key/value (and optionally
+ * num_logits_to_keep); outputs logits and present.{i}.key/value, plus last_hidden_state (the final
+ * normed hidden states) for embeddings. The graph uses ONNX Runtime's fused operators, because on
+ * small models the per-node cost dominates: SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization
+ * for RMSNorm and the residual add, GroupQueryAttention with built-in interleaved RoPE (the order
+ * llama2.c and GGUF store Q/K in, so no weight permutation) where its CPU kernel allows it (head size
+ * a multiple of 16), RotaryEmbedding plus batched MatMul attention otherwise, QuickGelu(alpha=1) for
+ * SiLU and MatMulNBits (4-bit) or DynamicQuantizeMatMul (8-bit) for quantized weights.
  */
-import { headSize, kvDim, type Checkpoint } from '../llama2c/checkpoint.ts';
+import { kvDim, qDim, W, type DecoderModel } from '../spec.ts';
+import { quantizedEmbedding } from './block-embedding.ts';
 import { GraphBuilder } from './graph.ts';
-import { BITS, linear as linearLayer, MS, type WeightDtype } from './linear.ts';
-
-const ROPE_THETA = 10000;
-export const RMS_EPS = 1e-5;
+import { BITS, linear as linearLayer, MS, QUANTIZATION, type WeightDtype } from './linear.ts';
+import { toFloat16 } from './half.ts';
+import { concatRows, type NBitsWeight } from './quantize.ts';
 
 export interface BuiltGraph {
   bytes: Uint8Array;
@@ -20,45 +22,80 @@ export interface BuiltGraph {
   attention: 'GroupQueryAttention' | 'RotaryEmbedding+MatMul';
   /** Bytes of the weights of the linear layers (attention, FFN, classifier), as stored. */
   linearWeightBytes: number;
+  /** How the weights are stored, where that differs from the dtype's usual scheme. */
+  quantization?: string;
 }
 
-export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVersion: string): BuiltGraph {
-  const { shape: s, weights: w } = ckpt;
+/** Choices of the graph that do not change what it computes. */
+export interface GraphOptions {
+  /** Add the `num_logits_to_keep` input (0 = every position), so generation computes one row of logits. */
+  numLogitsToKeep?: boolean;
+  /**
+   * Store the token embedding as 8-bit blocks (q8 and q4 alike) read by GatherBlockQuantized, with a
+   * tied LM head as an 8-bit MatMulNBits over the same bytes: 4 bits there cost SmolLM2 a fifth of its
+   * top-1 agreement, and 8 bits keep a q4 file under 0.2× of fp32.
+   */
+  quantizedEmbedding?: boolean;
+}
+
+export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, producerVersion: string, options: GraphOptions = {}): BuiltGraph {
+  const { spec: s, weights: w } = model;
   const g = new GraphBuilder();
-  const hs = headSize(s);
+  const hs = s.headSize;
   const kv = kvDim(s);
+  const qd = qDim(s);
   const useGqa = hs % 16 === 0;
   const bits = BITS[dtype];
+  const eps = { float: s.norm.eps };
+  // q4f16: float16 activations, weights' scales, norms, RoPE tables and KV cache; logits stay float32.
+  const half = dtype === 'q4f16';
+  const ft = half ? 'float16' : 'float32';
+  if (half && !useGqa) throw new Error(`q4f16 needs GroupQueryAttention (head size ${hs} is not a multiple of 16)`);
+  /** A float initializer in the graph's activation type. */
+  const floats = (name: string, dims: number[], v: Float32Array): string => (half ? g.initializer(name, 'float16', dims, toFloat16(v)) : g.initializer(name, 'float32', dims, v));
   let linearWeightBytes = 0;
+  if (new Set(s.layers.map((l) => `${l.attention} ${l.ropeTheta}`)).size !== 1 || s.layers[0]!.attention !== 'global') {
+    throw new Error('the llama graph needs every layer to use global attention with one RoPE base');
+  }
 
   /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or a quantized matmul (linear.ts). */
-  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, output?: string): string => {
-    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, output ? { output } : {});
+  const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, opts: { output?: string; blocks?: NBitsWeight | null } = {}): string => {
+    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...opts, ...(half && { float16: true }) });
     linearWeightBytes += weightBytes;
     return y;
+  };
+  /** A layer matrix as the source's own blocks when they convert exactly to this dtype's width. */
+  const kept: string[] = [];
+  const blocksOf = (name: string): NBitsWeight | null => {
+    const b = bits !== null && w.blocks ? w.blocks(name, bits) : null;
+    if (b) kept.push(`${b.bits}`);
+    return b;
   };
 
   const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
   const past = Array.from({ length: s.nLayers }, (_, l) => ({
-    key: g.input(`past_key_values.${l}.key`, 'float32', ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
-    value: g.input(`past_key_values.${l}.value`, 'float32', ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+    key: g.input(`past_key_values.${l}.key`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+    value: g.input(`past_key_values.${l}.value`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
   }));
-  g.output('logits', 'float32', ['batch_size', 'sequence_length', s.vocabSize]);
+  const logitsToKeep = options.numLogitsToKeep ? g.input('num_logits_to_keep', 'int64', []) : null;
+  g.output('logits', 'float32', ['batch_size', logitsToKeep ? 'num_logits' : 'sequence_length', s.vocabSize]);
   // Final (normed) hidden states, for embeddings and trained classifiers; transformers.js ignores it.
   g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', s.dim]);
   for (let l = 0; l < s.nLayers; l++) {
     for (const kind of ['key', 'value']) {
-      g.output(`present.${l}.${kind}`, 'float32', ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
+      g.output(`present.${l}.${kind}`, ft, ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
     }
   }
 
-  const embedding = g.initializer('model.embed_tokens.weight', 'float32', [s.vocabSize, s.dim], w.tokenEmbedding);
-  const { cos, sin } = ropeCache(s.seqLen, hs);
-  const cosCache = g.initializer('rope.cos_cache', 'float32', [s.seqLen, hs / 2], cos);
-  const sinCache = g.initializer('rope.sin_cache', 'float32', [s.seqLen, hs / 2], sin);
-  const x0 = g.op('Gather', '/model/embed_tokens', [embedding, inputIds], { axis: 0 });
+  const table = w.get(W.embedding);
+  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null, half) : null;
+  const embedding = quantized ? null : floats('model.embed_tokens.weight', [s.vocabSize, s.dim], table);
+  const { cos, sin } = ropeCache(s.contextLength, hs, s.layers[0]!.ropeTheta);
+  const cosCache = floats('rope.cos_cache', [s.contextLength, hs / 2], cos);
+  const sinCache = floats('rope.sin_cache', [s.contextLength, hs / 2], sin);
+  const x0 = quantized ? quantized.lookup(inputIds) : g.op('Gather', '/model/embed_tokens', [embedding!, inputIds], { axis: 0 });
 
   // Per-sequence values derived once from attention_mask and shared by every layer.
   const attentionInputs = useGqa ? gqaLengths(g, attentionMask) : additiveCausalMask(g, inputIds, attentionMask);
@@ -66,19 +103,21 @@ export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVe
   let residual = x0;
   let pending: string | null = null; // the sub-layer output still to be added to the residual stream
   const norm = (name: string, gamma: Float32Array): string => {
-    const weight = g.initializer(`${name}.weight`, 'float32', [s.dim], gamma);
-    if (pending === null) return g.op('SimplifiedLayerNormalization', name, [residual, weight], { axis: -1, epsilon: { float: RMS_EPS } });
-    const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', name, [pending, residual, weight], [`${name}/out`, '', '', `${name}/residual`], { epsilon: { float: RMS_EPS } }, MS);
+    const weight = floats(`${name}.weight`, [s.dim], gamma);
+    if (pending === null) return g.op('SimplifiedLayerNormalization', name, [residual, weight], { axis: -1, epsilon: eps });
+    const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', name, [pending, residual, weight], [`${name}/out`, '', '', `${name}/residual`], { epsilon: eps }, MS);
     residual = sum!;
     return normed!;
   };
 
   for (let l = 0; l < s.nLayers; l++) {
     const p = `/model/layers.${l}`;
-    const h = norm(`${p}/input_layernorm`, w.rmsAtt[l]!);
+    const h = norm(`${p}/input_layernorm`, w.get(W.layer(l, 'attn_norm')));
     // Without GQA the 1/√head_size score scale is folded into Wq (RoPE is linear, so it commutes).
-    const wq = useGqa ? w.wq[l]! : scaled(w.wq[l]!, 1 / Math.sqrt(hs));
-    const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.wk[l]!, w.wv[l]!), s.dim + 2 * kv, s.dim);
+    const wq = useGqa ? w.get(W.layer(l, 'attn_q')) : scaled(w.get(W.layer(l, 'attn_q')), 1 / Math.sqrt(hs));
+    const qkvBlocks = useGqa ? [blocksOf(W.layer(l, 'attn_q')), blocksOf(W.layer(l, 'attn_k')), blocksOf(W.layer(l, 'attn_v'))] : [];
+    const fusedBlocks = qkvBlocks.length && qkvBlocks.every((b) => b !== null) ? concatRows(qkvBlocks as NBitsWeight[]) : null;
+    const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.get(W.layer(l, 'attn_k')), w.get(W.layer(l, 'attn_v'))), qd + 2 * kv, s.dim, { blocks: fusedBlocks });
     const presentKey = `present.${l}.key`;
     const presentValue = `present.${l}.value`;
     let attn: string;
@@ -94,38 +133,57 @@ export function buildLlamaGraph(ckpt: Checkpoint, dtype: WeightDtype, producerVe
       )[0]!;
     } else {
       attn = matmulAttention(g, p, qkv, past[l]!, presentKey, presentValue, attentionInputs as string, {
-        positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, dim: s.dim, kvDim: kv,
+        positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, qDim: qd, kvDim: kv,
       });
     }
-    pending = linear(`${p}/attn/o_proj`, attn, w.wo[l]!, s.dim, s.dim);
-    const h2 = norm(`${p}/post_attention_layernorm`, w.rmsFfn[l]!);
-    const gate = linear(`${p}/mlp/gate_proj`, h2, w.w1[l]!, s.hiddenDim, s.dim);
-    const up = linear(`${p}/mlp/up_proj`, h2, w.w3[l]!, s.hiddenDim, s.dim);
-    const act = g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
+    pending = linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd, { blocks: blocksOf(W.layer(l, 'attn_output')) });
+    const h2 = norm(`${p}/post_attention_layernorm`, w.get(W.layer(l, 'ffn_norm')));
+    const gate = linear(`${p}/mlp/gate_proj`, h2, w.get(W.layer(l, 'ffn_gate')), s.hiddenDim, s.dim, { blocks: blocksOf(W.layer(l, 'ffn_gate')) });
+    const up = linear(`${p}/mlp/up_proj`, h2, w.get(W.layer(l, 'ffn_up')), s.hiddenDim, s.dim, { blocks: blocksOf(W.layer(l, 'ffn_up')) });
+    // SiLU: x·σ(x). QuickGelu(alpha=1) fuses it in float32; float16 takes the plain ops every backend has.
+    const act = half ? g.op('Mul', `${p}/mlp/silu`, [gate, g.op('Sigmoid', `${p}/mlp/sigmoid`, [gate])]) : g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
     const gated = g.op('Mul', `${p}/mlp/gated`, [act, up]);
-    pending = linear(`${p}/mlp/down_proj`, gated, w.w2[l]!, s.dim, s.hiddenDim);
+    pending = linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim, { blocks: blocksOf(W.layer(l, 'ffn_down')) });
   }
-  const hf = norm('/model/norm', w.rmsFinal);
-  g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
+  const hf = norm('/model/norm', w.get(W.outputNorm));
+  if (half) g.node('Cast', '/model/last_hidden_state', [hf], ['last_hidden_state'], { to: 1 });
+  else g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
+  const logitsOut = half ? '/lm_head/logits_f16' : 'logits';
+  // Only the last `num_logits_to_keep` positions reach the LM head (Slice from −0 keeps them all).
+  const headInput = logitsToKeep
+    ? g.op('Slice', '/lm_head/keep', [hf, g.op('Unsqueeze', '/lm_head/keep_start', [g.op('Neg', '/lm_head/keep_neg', [logitsToKeep]), g.int64s([0])]), g.int64s([Number.MAX_SAFE_INTEGER]), g.int64s([1])])
+    : hf;
 
   if (bits === null) {
     // Tied classifier as Gemm(transB=1) so the embedding table is stored and held once.
-    const flat = g.op('Reshape', '/lm_head/flatten', [hf, g.int64s([-1, s.dim])]);
-    const logits2d = g.op('Gemm', '/lm_head/gemm', [flat, w.classifier === w.tokenEmbedding ? embedding : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.classifier)], { transB: 1 });
-    const idsShape = g.op('Shape', '/lm_head/ids_shape', [inputIds]);
-    const outShape = g.op('Concat', '/lm_head/out_shape', [idsShape, g.int64s([s.vocabSize])], { axis: 0 });
+    const flat = g.op('Reshape', '/lm_head/flatten', [headInput, g.int64s([-1, s.dim])]);
+    const logits2d = g.op('Gemm', '/lm_head/gemm', [flat, s.tiedEmbeddings ? embedding! : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.get(W.output))], { transB: 1 });
+    const leading = logitsToKeep ? g.op('Shape', '/lm_head/kept_shape', [headInput], { end: 2 }) : g.op('Shape', '/lm_head/ids_shape', [inputIds]);
+    const outShape = g.op('Concat', '/lm_head/out_shape', [leading, g.int64s([s.vocabSize])], { axis: 0 });
     g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
-    linearWeightBytes += w.classifier === w.tokenEmbedding ? w.tokenEmbedding.byteLength : 0;
+    linearWeightBytes += s.tiedEmbeddings ? table.byteLength : 0;
+  } else if (quantized && s.tiedEmbeddings) {
+    quantized.head(headInput, logitsOut);
+    linearWeightBytes += quantized.bytes;
   } else {
-    linear('/lm_head', hf, w.classifier, s.vocabSize, s.dim, 'logits');
+    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, { output: logitsOut, blocks: s.tiedEmbeddings ? null : blocksOf(W.output) });
   }
+  if (half) g.node('Cast', '/lm_head/to_float32', [logitsOut], ['logits'], { to: 1 });
 
   return {
     bytes: g.encode('llama', producerVersion, { '': 17, [MS]: 1 }),
     nodeCount: g.nodeCount,
     attention: useGqa ? 'GroupQueryAttention' : 'RotaryEmbedding+MatMul',
     linearWeightBytes,
+    ...((kept.length > 0 || quantized) && { quantization: describe(dtype, kept, quantized !== null, 7 * s.nLayers) }),
   };
+}
+
+function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolean, matrices: number): string {
+  const parts = [QUANTIZATION[dtype]];
+  for (const bits of new Set(kept)) parts.push(`${kept.filter((b) => b === bits).length} of ${matrices} layer matrices kept exactly as the source's ${bits}-bit blocks (MatMulNBits)`);
+  if (quantizedEmbedding) parts.push('token embedding and tied LM head as one table of 8-bit blocks (GatherBlockQuantized + MatMulNBits)');
+  return parts.join('; ');
 }
 
 interface GqaLengths {
@@ -165,7 +223,7 @@ interface AttentionShape {
   nHeads: number;
   nKvHeads: number;
   headSize: number;
-  dim: number;
+  qDim: number;
   kvDim: number;
 }
 
@@ -175,7 +233,7 @@ interface AttentionShape {
  */
 function matmulAttention(g: GraphBuilder, p: string, qkv: string, past: { key: string; value: string }, presentKey: string, presentValue: string, mask: string, a: AttentionShape): string {
   const group = a.nHeads / a.nKvHeads;
-  const [q, k, v] = g.node('Split', `${p}/attn/split`, [qkv, g.int64s([a.dim, a.kvDim, a.kvDim])], 3, { axis: -1 });
+  const [q, k, v] = g.node('Split', `${p}/attn/split`, [qkv, g.int64s([a.qDim, a.kvDim, a.kvDim])], 3, { axis: -1 });
   const rope = (name: string, t: string, heads: number): string =>
     g.op('RotaryEmbedding', `${p}/attn/${name}`, [t, a.positionIds, a.cosCache, a.sinCache], { interleaved: 1, num_heads: heads }, MS);
   const toHeads = (name: string, t: string): string =>
@@ -193,13 +251,13 @@ function matmulAttention(g: GraphBuilder, p: string, qkv: string, past: { key: s
 }
 
 /** cos/sin of pos·θ^(−2i/head_size) for adjacent-pair RoPE, computed in double precision. */
-export function ropeCache(seqLen: number, hs: number): { cos: Float32Array; sin: Float32Array } {
+export function ropeCache(seqLen: number, hs: number, theta: number): { cos: Float32Array; sin: Float32Array } {
   const half = hs / 2;
   const cos = new Float32Array(seqLen * half);
   const sin = new Float32Array(seqLen * half);
   for (let pos = 0; pos < seqLen; pos++) {
     for (let i = 0; i < half; i++) {
-      const angle = pos * Math.pow(ROPE_THETA, (-2 * i) / hs);
+      const angle = pos * Math.pow(theta, (-2 * i) / hs);
       cos[pos * half + i] = Math.cos(angle);
       sin[pos * half + i] = Math.sin(angle);
     }

@@ -1,7 +1,8 @@
 /**
  * Block-wise asymmetric weight quantization in the layout of ONNX Runtime's com.microsoft MatMulNBits:
  * B is [N, blocks, blockSize·bits/8] (rows are output features, as llama2.c stores them), scales are
- * [N·blocks] float32 and zero points uint8, two per byte for 4 bits (low nibble first).
+ * [N·blocks] float32 and zero points uint8, two per byte for 4 bits (low nibble first), or float32
+ * [N·blocks] (MatMulNBits accepts either; transcoded Q4_1 blocks need the float form).
  */
 export interface NBitsWeight {
   bits: 4 | 8;
@@ -10,7 +11,7 @@ export interface NBitsWeight {
   k: number;
   data: Uint8Array;
   scales: Float32Array;
-  zeroPoints: Uint8Array;
+  zeroPoints: Uint8Array | Float32Array;
 }
 
 export function quantizeNBits(w: Float32Array, n: number, k: number, bits: 4 | 8, blockSize: number): NBitsWeight {
@@ -56,7 +57,6 @@ export function dequantizeNBits(q: NBitsWeight): Float32Array {
   const { n, k, bits, blockSize } = q;
   const blocks = Math.ceil(k / blockSize);
   const blobSize = (blockSize * bits) / 8;
-  const zpPerRow = bits === 4 ? Math.ceil(blocks / 2) : blocks;
   const out = new Float32Array(n * k);
   for (let row = 0; row < n; row++) {
     for (let col = 0; col < k; col++) {
@@ -64,8 +64,7 @@ export function dequantizeNBits(q: NBitsWeight): Float32Array {
       const i = col % blockSize;
       const blob = (row * blocks + b) * blobSize;
       const v = bits === 8 ? q.data[blob + i]! : (q.data[blob + (i >> 1)]! >> ((i & 1) * 4)) & 15;
-      const zpByte = q.zeroPoints[row * zpPerRow + (bits === 8 ? b : b >> 1)]!;
-      const zp = bits === 8 ? zpByte : (zpByte >> ((b & 1) * 4)) & 15;
+      const zp = zeroPoint(q, row, b);
       out[row * k + col] = (v - zp) * q.scales[row * blocks + b]!;
     }
   }
@@ -84,4 +83,36 @@ export function quantizeInt8Rows(w: Float32Array, n: number, k: number, qmax: nu
     for (let c = 0; c < k; c++) data[r * k + c] = Math.round(w[r * k + c]! / scale);
   }
   return { data, scales };
+}
+
+/** The zero point of block `b` of `row`, whichever form the weight stores it in. */
+function zeroPoint(q: NBitsWeight, row: number, b: number): number {
+  const blocks = Math.ceil(q.k / q.blockSize);
+  if (q.zeroPoints instanceof Float32Array) return q.zeroPoints[row * blocks + b]!;
+  if (q.bits === 8) return q.zeroPoints[row * blocks + b]!;
+  return (q.zeroPoints[row * Math.ceil(blocks / 2) + (b >> 1)]! >> ((b & 1) * 4)) & 15;
+}
+
+/** Weights stacked by output rows (as for a fused Q/K/V projection); zero points become float if the parts differ. */
+export function concatRows(parts: NBitsWeight[]): NBitsWeight {
+  const [first] = parts as [NBitsWeight];
+  const join = <T extends Uint8Array | Float32Array>(arrays: T[], make: new (n: number) => T): T => {
+    const out = new make(arrays.reduce((n, a) => n + a.length, 0));
+    arrays.reduce((at, a) => (out.set(a, at), at + a.length), 0);
+    return out;
+  };
+  const blocks = Math.ceil(first.k / first.blockSize);
+  const sameZeros = parts.every((p) => p.zeroPoints.constructor === first.zeroPoints.constructor);
+  const zeroPoints = sameZeros
+    ? first.zeroPoints instanceof Float32Array
+      ? join(parts.map((p) => p.zeroPoints as Float32Array), Float32Array)
+      : join(parts.map((p) => p.zeroPoints as Uint8Array), Uint8Array)
+    : join(parts.map((p) => Float32Array.from({ length: p.n * blocks }, (_, i) => zeroPoint(p, Math.floor(i / blocks), i % blocks))), Float32Array);
+  return {
+    ...first,
+    n: parts.reduce((n, p) => n + p.n, 0),
+    data: join(parts.map((p) => p.data), Uint8Array),
+    scales: join(parts.map((p) => p.scales), Float32Array),
+    zeroPoints,
+  };
 }

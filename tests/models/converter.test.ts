@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, parseLegacyCheckpoint } from '../../models/llama2c/checkpoint.ts';
-import { convertModel, writeModelFolder } from '../../models/convert.ts';
+import { convertModel, llama2cInput, writeModelFolder } from '../../models/convert.ts';
 import { parseTokenizerBin } from '../../models/llama2c/tokenizer-bin.ts';
 import { dequantizeNBits, quantizeNBits } from '../../models/onnx/quantize.ts';
 import { PROJECT_ROOT, resolveSource, SourceError, STORIES_260K, type SourceFile } from '../../models/sources.ts';
@@ -73,7 +73,7 @@ describe('conversion output', () => {
     const build = async () => {
       const checkpoint = parseLegacyCheckpoint(await resolveSource(STORIES_260K.checkpoint));
       const vocab = parseTokenizerBin(await resolveSource(STORIES_260K.tokenizer), 512);
-      return convertModel({ id: 'x', checkpoint, vocab, source: { format: 'llama2c-legacy', provenance: 'test', license: 'MIT', files: [] } });
+      return convertModel(llama2cInput('x', checkpoint, vocab, { format: 'llama2c-legacy', provenance: 'test', license: 'MIT', files: [] }));
     };
     const [a, b] = [await build(), await build()];
     expect([...a.keys()].sort()).toEqual([...b.keys()].sort());

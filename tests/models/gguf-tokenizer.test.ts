@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgufMetadataError } from '../../models/hf/gguf-metadata.ts';
 import { type HfTokenizerFiles, TokenType, tokenizerFromGgufMetadata } from '../../models/hf/tokenizer-gguf.ts';
 import { PROJECT_ROOT } from '../../models/sources.ts';
-import { GEMMA3_GGUF, type GgufFile, ggufPath, SMOLLM2_GGUF } from '../support/gguf-files.ts';
-import { readGgufKv } from '../support/gguf-kv.ts';
+import { readGguf } from '../../models/gguf/reader.ts';
+import { GEMMA3_270M_Q4_K_M, SMOLLM2_135M_INSTRUCT, type SourceFile } from '../../models/sources.ts';
+import { ggufPath } from '../support/gguf.ts';
 import { llamaCppVocab } from '../support/llama-cpp.ts';
 import { STORIES_DIR } from '../support/sources.ts';
 
@@ -52,7 +53,7 @@ const CHAT = [
 
 interface Case {
   name: string;
-  gguf: GgufFile;
+  gguf: SourceFile;
   /** CHAT rendered with the generation prompt, in the model's documented format. */
   chat: string;
   endOfTurn: string;
@@ -61,7 +62,7 @@ interface Case {
 const CASES: Case[] = [
   {
     name: 'SmolLM2-135M-Instruct',
-    gguf: SMOLLM2_GGUF,
+    gguf: SMOLLM2_135M_INSTRUCT.gguf,
     chat:
       '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' +
       '<|im_start|>user\nHi! What is 2+2?<|im_end|>\n' +
@@ -72,7 +73,7 @@ const CASES: Case[] = [
   },
   {
     name: 'Gemma 3 270M',
-    gguf: GEMMA3_GGUF,
+    gguf: GEMMA3_270M_Q4_K_M,
     chat:
       '<bos><start_of_turn>user\nYou are a helpful assistant.\n\nHi! What is 2+2?<end_of_turn>\n' +
       '<start_of_turn>model\nIt is 4.<end_of_turn>\n' +
@@ -96,7 +97,7 @@ describe.each(CASES)('$name: tokenizer from GGUF metadata', ({ name, gguf, chat,
 
   beforeAll(async () => {
     const path = await ggufPath(gguf);
-    const metadata = readGgufKv(path);
+    const metadata = readGguf(new Uint8Array(readFileSync(path)), path).metadata;
     tokenTypes = metadata['tokenizer.ggml.token_type'] as Int32Array;
     files = tokenizerFromGgufMetadata(metadata);
     mkdirSync(join(dir, id));
@@ -176,7 +177,7 @@ describe("stories260K's GGUF export: SentencePiece with a space prefix", () => {
 
   beforeAll(async () => {
     const path = join(STORIES_DIR, 'gguf', 'model-f32.gguf');
-    const metadata = readGgufKv(path);
+    const metadata = readGguf(new Uint8Array(readFileSync(path)), path).metadata;
     vocabSize = (metadata['tokenizer.ggml.tokens'] as string[]).length;
     const { tokenizerJson, tokenizerConfigJson } = tokenizerFromGgufMetadata(metadata);
     tokenizer = new PreTrainedTokenizer(tokenizerJson, tokenizerConfigJson);

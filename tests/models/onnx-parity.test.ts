@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseLegacyCheckpoint } from '../../models/llama2c/checkpoint.ts';
+import { checkpointModel, parseLegacyCheckpoint } from '../../models/llama2c/checkpoint.ts';
 import { buildLlamaGraph } from '../../models/onnx/llama.ts';
 import { syntheticCheckpoint } from '../../models/synthetic.ts';
 import { argmax, ReferenceModel } from '../reference/llama2c.ts';
@@ -89,7 +89,7 @@ describe('stories260K ONNX against the reference', () => {
     expect(manifest.dtypes.q4.linearWeightBytes / fp32).toBeLessThanOrEqual(0.35);
     expect(manifest.dtypes.q8.linearWeightBytes / fp32).toBeLessThanOrEqual(0.3);
     // The builder and the manifest agree with what is actually in the file.
-    const rebuilt = buildLlamaGraph(parseLegacyCheckpoint(await resolveSource(STORIES_260K.checkpoint)), 'q4', '1.0.0');
+    const rebuilt = buildLlamaGraph(checkpointModel(parseLegacyCheckpoint(await resolveSource(STORIES_260K.checkpoint))), 'q4', '1.0.0');
     expect(rebuilt.linearWeightBytes).toBe(manifest.dtypes.q4.linearWeightBytes);
   });
 
@@ -108,7 +108,7 @@ describe('GroupQueryAttention path (head size a multiple of 16)', () => {
     // A small synthetic model with 4 query heads sharing 2 KV heads of size 16.
     const shape = { dim: 64, hiddenDim: 96, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, seqLen: 64, sharedClassifier: true };
     const ck = syntheticCheckpoint(shape, 7);
-    const built = buildLlamaGraph(ck, 'fp32', 'test');
+    const built = buildLlamaGraph(checkpointModel(ck), 'fp32', 'test');
     expect(built.attention).toBe('GroupQueryAttention');
     const reference = new ReferenceModel(toLegacyCheckpoint(ck));
     const decoder = await NodeDecoder.open(built.bytes, { layers: 2, kvHeads: 2, headSize: 16, vocab: 300 });

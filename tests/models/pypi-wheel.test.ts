@@ -71,7 +71,7 @@ describe('a pinned wheel', () => {
     const file = ALL_MINILM_L6_V2.config;
     const bytes = await resolveSource(file, { sourceDir: empty, sharedDir: empty, downloadDir: empty, wheelDir });
     expect(sha256Hex(bytes)).toBe(file.sha256);
-    const kept = wheelMemberPath(MINILM_WHEEL, file.wheel!.member, { cacheDir: wheelDir });
+    const kept = wheelMemberPath(MINILM_WHEEL, file.wheels![0]!.member, { cacheDir: wheelDir });
     expect(readFileSync(kept)).toEqual(Buffer.from(bytes));
   });
 

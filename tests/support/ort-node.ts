@@ -38,6 +38,8 @@ export class NodeDecoder {
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(this.length + i)), [1, ids.length]),
       ...this.past,
+      // 0 = logits for every position fed (graphs that declare the input; transformers.js feeds it alike).
+      ...(this.session.inputNames.includes('num_logits_to_keep') && { num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(0n), []) }),
     });
     this.length = total;
     this.past = {};
@@ -51,9 +53,13 @@ export class NodeDecoder {
 
   private emptyPast(): Record<string, ort.Tensor> {
     const past: Record<string, ort.Tensor> = {};
+    // The cache's element type as the graph declares it (float16 for q4f16 files).
+    const declared = this.session.inputMetadata.find((m) => m.name === 'past_key_values.0.key');
+    const half = declared?.isTensor && declared.type === 'float16';
     for (let l = 0; l < this.shape.layers; l++) {
       for (const kind of ['key', 'value']) {
-        past[`past_key_values.${l}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, this.shape.kvHeads, 0, this.shape.headSize]);
+        const dims = [1, this.shape.kvHeads, 0, this.shape.headSize];
+        past[`past_key_values.${l}.${kind}`] = half ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
       }
     }
     return past;

@@ -1,0 +1,40 @@
+/** The Llama family (llama2.c checkpoints, GGUF `llama`: SmolLM2, TinyLlama…): RMSNorm, SiLU-gated FFN, GQA, RoPE. */
+import type { Architecture } from './index.ts';
+import { buildConfig, buildGenerationConfig } from '../hf/config.ts';
+import { buildLlamaGraph } from '../onnx/llama.ts';
+import { ggufNumber, type GgufFile } from '../gguf/reader.ts';
+import { shortestFloat32, type DecoderSpec } from '../spec.ts';
+
+/** Hyper-parameters from the `llama.*` keys (names as llama.cpp's convert_hf_to_gguf writes them). */
+function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec {
+  const num = (key: string, fallback?: number): number => ggufNumber(file, `llama.${key}`, label, fallback);
+  const dim = num('embedding_length');
+  const nHeads = num('attention.head_count');
+  const nLayers = num('block_count');
+  const headSize = num('rope.dimension_count', dim / nHeads);
+  const ropeTheta = num('rope.freq_base', 10000);
+  const token = (name: string): number | undefined => (file.metadata[`tokenizer.ggml.${name}_token_id`] === undefined ? undefined : ggufNumber(file, `tokenizer.ggml.${name}_token_id`, label));
+  return {
+    architecture: 'llama',
+    dim,
+    hiddenDim: num('feed_forward_length'),
+    nLayers,
+    nHeads,
+    nKvHeads: num('attention.head_count_kv', nHeads),
+    headSize,
+    vocabSize,
+    contextLength: num('context_length'),
+    norm: { kind: 'rms', eps: shortestFloat32(num('attention.layer_norm_rms_epsilon')) },
+    activation: 'silu',
+    layers: Array.from({ length: nLayers }, () => ({ attention: 'global', window: null, ropeTheta })),
+    tokens: { bos: token('bos') ?? 1, eos: token('eos') ?? 2, ...(token('padding') !== undefined && { pad: token('padding') }), ...(token('unknown') !== undefined && { unk: token('unknown') }) },
+    tiedEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
+  };
+}
+
+export const LLAMA: Architecture = {
+  graph: buildLlamaGraph,
+  config: buildConfig,
+  generationConfig: buildGenerationConfig,
+  ggufSpec,
+};
