@@ -12,12 +12,13 @@ import { ENCODER_DIR, STORIES_DIR } from '../support/sources.ts';
 
 const { onnx } = onnxProto;
 
-/** Every int8 initializer of an ONNX file, by name. */
+/** The int8 weights DynamicQuantizeMatMul multiplies in an ONNX file, by name (int8 embedding rows are only looked up). */
 function int8Initializers(path: string): Map<string, Int8Array> {
   const model = onnx.ModelProto.decode(readFileSync(path));
+  const matmulWeights = new Set(model.graph!.node!.filter((n) => n.opType === 'DynamicQuantizeMatMul').map((n) => n.input![1]!));
   const out = new Map<string, Int8Array>();
   for (const t of model.graph!.initializer!) {
-    if (t.dataType !== onnx.TensorProto.DataType.INT8) continue;
+    if (t.dataType !== onnx.TensorProto.DataType.INT8 || !matmulWeights.has(t.name!)) continue;
     const raw = t.rawData!;
     out.set(t.name!, new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength));
   }
