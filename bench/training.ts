@@ -33,7 +33,7 @@ const buildMs = performance.now() - t;
 t = performance.now();
 const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
 const sessionMs = performance.now() - t;
-const step = graphStep(session, ort.Tensor, layout);
+const step = graphStep(session, ort.Tensor, layout, { vocabSize: s.vocabSize, contextLength: s.contextLength });
 const adapter = initAdapter(layout, 1);
 const state = adamWState(adapter);
 const ids = Array.from({ length: tokens }, (_, i) => (i * 7919) % s.vocabSize);

@@ -103,16 +103,20 @@ export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, 
     const y = g.op('Gemm', `${name}/lora_up`, [z, b, base], { transB: 1, alpha: { float: scale } });
     return { y, lin: { x, weight, lora: { a, b, z, layer, target } } };
   };
-  /** dx = dy·W + s·(dy·B)·A; dB = s·dyᵀ·z; dA = (s·dy·B)ᵀ·x (written straight to the graph outputs). */
-  const linearBackward = (name: string, lin: Linear, dy: string): string => {
-    const base = g.op('Gemm', `${name}/dx_base`, [dy, lin.weight]);
-    if (!lin.lora) return base;
+  /**
+   * dx = dy·W + s·(dy·B)·A; dB = s·dyᵀ·z; dA = (s·dy·B)ᵀ·x (written straight to the graph outputs).
+   * Without `needInput` (the lowest adapted layer) dx is not built: nothing below consumes it.
+   */
+  function linearBackward(name: string, lin: Linear, dy: string): string;
+  function linearBackward(name: string, lin: Linear, dy: string, needInput: false): null;
+  function linearBackward(name: string, lin: Linear, dy: string, needInput = true): string | null {
+    if (!lin.lora) return needInput ? g.op('Gemm', `${name}/dx_base`, [dy, lin.weight]) : null;
     const { a, b, z } = lin.lora;
     g.node('Gemm', `${name}/dB`, [dy, z], [gradName(b)], { transA: 1, alpha: { float: scale } });
     const dz = g.op('Gemm', `${name}/dz`, [dy, b], { alpha: { float: scale } });
     g.node('Gemm', `${name}/dA`, [dz, lin.x], [gradName(a)], { transA: 1 });
-    return g.op('Gemm', `${name}/dx`, [dz, a, base]);
-  };
+    return needInput ? g.op('Gemm', `${name}/dx`, [dz, a, g.op('Gemm', `${name}/dx_base`, [dy, lin.weight])]) : null;
+  }
 
   /** [T, heads·hs] → [kvHeads, heads/kvHeads, T, hs] (query head h = kvHead·group + j, as in GQA). */
   const toGroups = (name: string, t: string, perKv: number): string =>
@@ -195,11 +199,15 @@ export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, 
     const dQ = rope(`${p}/d_q_rope`, fromGroups(`${p}/d_q`, dQ4, qd), s.nHeads, negSin4);
     const dK = rope(`${p}/d_k_rope`, fromGroups(`${p}/d_k`, dK4, kv), s.nKvHeads, negSin4);
     const dV = fromGroups(`${p}/d_v`, dV4, kv);
+    if (l === firstTrained) {
+      for (const [t, lin, d] of [['q', st.q, dQ], ['k', st.k, dK], ['v', st.v, dV]] as const) linearBackward(`${p}/${t}`, lin, d, false);
+      break;
+    }
     const dn1 = g.op('Add', `${p}/d_n1`, [
       g.op('Add', `${p}/d_n1_qk`, [linearBackward(`${p}/q`, st.q, dQ), linearBackward(`${p}/k`, st.k, dK)]),
       linearBackward(`${p}/v`, st.v, dV),
     ]);
-    if (l > firstTrained) dx = g.op('Add', `${p}/d_in`, [dx, rmsNormBackward(`${p}/attn_norm`, st.n1, dn1)]);
+    dx = g.op('Add', `${p}/d_in`, [dx, rmsNormBackward(`${p}/attn_norm`, st.n1, dn1)]);
   }
 
   return { bytes: g.encode('llama_lora_train', producerVersion, { '': 17 }), nodeCount: g.nodeCount };

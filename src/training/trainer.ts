@@ -4,6 +4,7 @@
  * alike: the caller passes the session and its package's Tensor class.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
+import { InvalidArgumentError } from '../errors.ts';
 import { mulberry32 } from '../util/random.ts';
 import { gradName, type AdapterMatrix } from './adapter.ts';
 import { adamWState, adamWStep, type AdamWOptions } from './optimizer.ts';
@@ -23,10 +24,27 @@ export type TrainingStep = (example: TrainingExample, adapter: Float32Array[]) =
 
 type TensorClass = new (type: 'int64' | 'float32', data: BigInt64Array | Float32Array, dims: readonly number[]) => Tensor;
 
+/** What the graph's model accepts: token ids below `vocabSize`, sequences up to `contextLength`. */
+export interface ModelLimits {
+  vocabSize: number;
+  contextLength: number;
+}
+
+/** Rejects an example the graph would silently mis-handle (a loss of NaN, an out-of-range Gather). */
+export function validateExample(e: TrainingExample, limits: ModelLimits): void {
+  if (e.ids.length !== e.mask.length) throw new InvalidArgumentError(`an example has ${e.ids.length} token ids but ${e.mask.length} mask values`);
+  if (e.ids.length < 2 || e.ids.length > limits.contextLength) {
+    throw new InvalidArgumentError(`an example has ${e.ids.length} tokens; training needs 2…${limits.contextLength}`, { details: { tokens: e.ids.length, contextLength: limits.contextLength } });
+  }
+  if (!e.ids.every((id) => Number.isInteger(id) && id >= 0 && id < limits.vocabSize)) throw new InvalidArgumentError(`an example has a token id outside 0…${limits.vocabSize - 1}`);
+  if (!e.mask.slice(1).some((m) => m > 0)) throw new InvalidArgumentError('an example has no completion token to learn (its loss mask is 0 after the first token)');
+}
+
 /** One run of the training graph: the example's loss and the gradient of every adapter matrix, in layout order. */
-export function graphStep(session: InferenceSession, TensorCtor: TensorClass, layout: AdapterMatrix[]): TrainingStep {
+export function graphStep(session: InferenceSession, TensorCtor: TensorClass, layout: AdapterMatrix[], limits: ModelLimits): TrainingStep {
   const outputs = ['loss', ...layout.map((m) => gradName(m.name))];
   return async (example, adapter) => {
+    validateExample(example, limits);
     const feeds: Record<string, Tensor> = {
       input_ids: new TensorCtor('int64', BigInt64Array.from(example.ids, BigInt), [1, example.ids.length]),
       loss_mask: new TensorCtor('float32', Float32Array.from(example.mask), [1, example.mask.length]),

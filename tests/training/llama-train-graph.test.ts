@@ -16,7 +16,7 @@ const SHAPE = { nLayers: 5, dim: 64, hiddenDim: 172, qDim: 64, kvDim: 32 };
 async function trainingStep(lora: LoraOptions): Promise<TrainingStep> {
   const model = checkpointModel(parseLegacyCheckpoint(await resolveSource(STORIES_260K.checkpoint)));
   const session = await ort.InferenceSession.create(buildLlamaTrainingGraph(model, lora, 'test').bytes);
-  return graphStep(session, ort.Tensor, adapterLayout(SHAPE, lora));
+  return graphStep(session, ort.Tensor, adapterLayout(SHAPE, lora), { vocabSize: 512, contextLength: 512 });
 }
 
 /** Completion tokens (mask 1) from index `from` on. */

@@ -6,6 +6,7 @@ import { resolveSource, STORIES_260K } from '../../models/sources.ts';
 import { adapterLayout, initAdapter, type LoraOptions } from '../../src/training/adapter.ts';
 import { ADAMW_DEFAULTS } from '../../src/training/optimizer.ts';
 import { graphStep, meanLoss, train, type TrainingExample, type TrainingStep, type TrainOptions } from '../../src/training/trainer.ts';
+import { InvalidArgumentError } from '../../src/errors.ts';
 import { storiesReference } from '../support/sources.ts';
 
 const SHAPE = { nLayers: 5, dim: 64, hiddenDim: 172, qDim: 64, kvDim: 32 };
@@ -32,7 +33,7 @@ describe('LoRA training loop on stories260K', () => {
     heldOut = examples.slice(10);
     const model = checkpointModel(parseLegacyCheckpoint(await resolveSource(STORIES_260K.checkpoint)));
     const session = await ort.InferenceSession.create(buildLlamaTrainingGraph(model, LORA, 'test').bytes);
-    step = graphStep(session, ort.Tensor, adapterLayout(SHAPE, LORA));
+    step = graphStep(session, ort.Tensor, adapterLayout(SHAPE, LORA), { vocabSize: 512, contextLength: 512 });
   });
 
   const run = async (options: TrainOptions): Promise<{ adapter: Float32Array[]; losses: number[] }> => {
@@ -61,5 +62,13 @@ describe('LoRA training loop on stories260K', () => {
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(trainAfter).toBeLessThan(trainBefore / 2);
     expect(heldAfter).toBeLessThan(heldBefore / 2);
+  });
+
+  it('rejects an example with no completion token with InvalidArgumentError, and trains normally afterwards', async () => {
+    const adapter = initAdapter(adapterLayout(SHAPE, LORA), 42);
+    const promptOnly = { ids: trainSet[0]!.ids, mask: trainSet[0]!.ids.map(() => 0) };
+    await expect(step(promptOnly, adapter)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(step({ ids: [1, 600], mask: [0, 1] }, adapter)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(Number.isFinite((await step(trainSet[0]!, adapter)).loss)).toBe(true);
   });
 });
