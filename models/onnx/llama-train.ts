@@ -11,6 +11,11 @@
  * plain for the backward) so each is held once. Layers below the adapted ones run forward only.
  * Everything is 2-D [T, features] except attention, which is [kvHeads, group, T, ·] so that one batched
  * MatMul serves every query head of a KV group.
+ *
+ * The frozen layers' output does not change while the adapter trains, so it can be computed once per example
+ * and reused every epoch: `buildLlamaPrefixGraph` maps input_ids [1, T] to `hidden` [T, dim] (the residual
+ * stream entering the first adapted layer), and the training graph built with `frozenPrefix: 'input'` takes
+ * that `hidden` as an extra input instead of running (and holding the weights of) the frozen layers.
  */
 import { adapterLayout, gradName, loraName, type LoraOptions, type LoraTarget } from '../../src/training/adapter.ts';
 import { kvDim, qDim, W, type DecoderModel } from '../spec.ts';
@@ -22,9 +27,25 @@ export interface TrainingGraph {
   nodeCount: number;
 }
 
+export interface TrainingGraphOptions {
+  /** 'inside' (default): the graph runs the frozen layers itself; 'input': it reads their output from `hidden`. */
+  frozenPrefix?: 'inside' | 'input';
+}
+
+type Part = 'all' | 'prefix' | 'suffix';
+
+export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, producerVersion: string, options: TrainingGraphOptions = {}): TrainingGraph {
+  return build(model, lora, producerVersion, options.frozenPrefix === 'input' ? 'suffix' : 'all');
+}
+
+/** input_ids [1, T] → hidden [T, dim]: the frozen layers below the adapted ones, forward only. */
+export function buildLlamaPrefixGraph(model: DecoderModel, lora: LoraOptions, producerVersion: string): TrainingGraph {
+  return build(model, lora, producerVersion, 'prefix');
+}
+
 const INT_MAX = Number.MAX_SAFE_INTEGER;
 
-export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, producerVersion: string): TrainingGraph {
+function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, part: Part): TrainingGraph {
   const { spec: s, weights: w } = model;
   if (new Set(s.layers.map((l) => `${l.attention} ${l.ropeTheta}`)).size !== 1 || s.layers[0]!.attention !== 'global') {
     throw new Error('the llama training graph needs every layer to use global attention with one RoPE base');
@@ -39,16 +60,19 @@ export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, 
   const layout = adapterLayout({ nLayers: s.nLayers, dim: s.dim, hiddenDim: s.hiddenDim, qDim: qd, kvDim: kv }, lora);
 
   const inputIds = g.input('input_ids', 'int64', [1, 'T']);
-  const lossMask = g.input('loss_mask', 'float32', [1, 'T']);
-  g.output('loss', 'float32', []);
-  for (const m of layout) g.input(m.name, 'float32', [m.rows, m.cols]);
-  for (const m of layout) g.output(gradName(m.name), 'float32', [m.rows, m.cols]);
-  const adapted = new Set(layout.map((m) => `${m.layer}.${m.target}`));
+  const lossMask = part === 'prefix' ? '' : g.input('loss_mask', 'float32', [1, 'T']);
+  const hiddenIn = part === 'suffix' ? g.input('hidden', 'float32', ['T', s.dim]) : null;
+  if (part === 'prefix') g.output('hidden', 'float32', ['T', s.dim]);
+  else {
+    g.output('loss', 'float32', []);
+    for (const m of layout) g.input(m.name, 'float32', [m.rows, m.cols]);
+    for (const m of layout) g.output(gradName(m.name), 'float32', [m.rows, m.cols]);
+  }
+  const adapted = new Set(part === 'prefix' ? [] : layout.map((m) => `${m.layer}.${m.target}`));
 
   const ids = g.op('Reshape', '/ids', [inputIds, g.int64s([-1])]);
   const seqLen = g.op('Shape', '/seq_len', [ids]);
-  const embedding = g.initializer('embed_tokens.weight', 'float32', [s.vocabSize, s.dim], w.get(W.embedding));
-  const head = s.tiedEmbeddings ? embedding : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.get(W.output));
+  const embedding = part === 'prefix' || s.tiedEmbeddings || !hiddenIn ? g.initializer('embed_tokens.weight', 'float32', [s.vocabSize, s.dim], w.get(W.embedding)) : '';
 
   // RoPE tables for positions 0…T−1 as [T, 1, hs/2, 1], to broadcast over [T, heads, hs/2, 1] pairs.
   const { cos, sin } = ropeCache(s.contextLength, hs, s.layers[0]!.ropeTheta);
@@ -131,8 +155,9 @@ export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, 
     gatePre: string; upOut: string; sig: string; act: string;
   }
   const states: LayerState[] = [];
-  let x = g.op('Gather', '/embed', [embedding, ids], { axis: 0 });
-  for (let l = 0; l < s.nLayers; l++) {
+  let x = hiddenIn ?? g.op('Gather', '/embed', [embedding, ids], { axis: 0 });
+  const [from, to] = part === 'all' ? [0, s.nLayers] : part === 'prefix' ? [0, firstTrained] : [firstTrained, s.nLayers];
+  for (let l = from; l < to; l++) {
     const p = `/layers.${l}`;
     const n1 = rmsNorm(`${p}/attn_norm`, x, w.get(W.layer(l, 'attn_norm')));
     const q = linear(`${p}/q`, n1.y, l, 'q', W.layer(l, 'attn_q'), qd, s.dim);
@@ -154,8 +179,13 @@ export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, 
     const act = g.op('Mul', `${p}/silu`, [gate.y, sig]);
     const down = linear(`${p}/down`, g.op('Mul', `${p}/gated`, [act, up.y]), l, 'down', W.layer(l, 'ffn_down'), s.dim, s.hiddenDim);
     x = g.op('Add', `${p}/residual_ffn`, [x, down.y]);
-    states.push({ n1, n2, q: q.lin, k: k.lin, v: v.lin, o: o.lin, gate: gate.lin, up: up.lin, down: down.lin, q4, k4, v4, probs, gatePre: gate.y, upOut: up.y, sig, act });
+    states[l] = { n1, n2, q: q.lin, k: k.lin, v: v.lin, o: o.lin, gate: gate.lin, up: up.lin, down: down.lin, q4, k4, v4, probs, gatePre: gate.y, upOut: up.y, sig, act };
   }
+  if (part === 'prefix') {
+    g.node('Identity', '/hidden', [x], ['hidden']);
+    return { bytes: g.encode('llama_lora_prefix', producerVersion, { '': 17 }), nodeCount: g.nodeCount };
+  }
+  const head = s.tiedEmbeddings ? embedding : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.get(W.output));
   const nf = rmsNorm('/final_norm', x, w.get(W.outputNorm));
   const logits = g.op('Gemm', '/lm_head', [nf.y, head], { transB: 1 }); // [T, V]
 

@@ -40,15 +40,24 @@ export function validateExample(e: TrainingExample, limits: ModelLimits): void {
   if (!e.mask.slice(1).some((m) => m > 0)) throw new InvalidArgumentError('an example has no completion token to learn (its loss mask is 0 after the first token)');
 }
 
-/** One run of the training graph: the example's loss and the gradient of every adapter matrix, in layout order. */
-export function graphStep(session: InferenceSession, TensorCtor: TensorClass, layout: AdapterMatrix[], limits: ModelLimits): TrainingStep {
+/**
+ * One run of the training graph: the example's loss and the gradient of every adapter matrix, in layout order.
+ * With `prefix` (a session of buildLlamaPrefixGraph, for a graph built with frozenPrefix 'input'), the frozen
+ * layers run once per example and their output is reused on every later visit of the same example object.
+ */
+export function graphStep(session: InferenceSession, TensorCtor: TensorClass, layout: AdapterMatrix[], limits: ModelLimits, prefix?: InferenceSession): TrainingStep {
   const outputs = ['loss', ...layout.map((m) => gradName(m.name))];
+  const hidden = new WeakMap<TrainingExample, Tensor>();
   return async (example, adapter) => {
     validateExample(example, limits);
     const feeds: Record<string, Tensor> = {
       input_ids: new TensorCtor('int64', BigInt64Array.from(example.ids, BigInt), [1, example.ids.length]),
       loss_mask: new TensorCtor('float32', Float32Array.from(example.mask), [1, example.mask.length]),
     };
+    if (prefix) {
+      if (!hidden.has(example)) hidden.set(example, (await prefix.run({ input_ids: feeds.input_ids! })).hidden!);
+      feeds.hidden = hidden.get(example)!;
+    }
     layout.forEach((m, i) => (feeds[m.name] = new TensorCtor('float32', adapter[i]!, [m.rows, m.cols])));
     const out = await session.run(feeds, outputs);
     return {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkpointModel, parseLegacyCheckpoint } from '../../models/llama2c/checkpoint.ts';
-import { buildLlamaTrainingGraph } from '../../models/onnx/llama-train.ts';
+import { buildLlamaPrefixGraph, buildLlamaTrainingGraph } from '../../models/onnx/llama-train.ts';
 import { resolveSource, STORIES_260K } from '../../models/sources.ts';
 import { adapterLayout, initAdapter, type LoraOptions } from '../../src/training/adapter.ts';
 import { graphStep, type TrainingExample, type TrainingStep } from '../../src/training/trainer.ts';
@@ -96,5 +96,28 @@ describe('LoRA training graph on stories260K', () => {
     }
     console.log(`training-graph loss ${loss}, inference cross-entropy ${total / count} over ${count} tokens`);
     expect(Math.abs(loss - total / count)).toBeLessThan(1e-5);
+  });
+
+  it('the frozen-prefix split (prefix graph, then the adapted layers from its hidden states) gives the full graph’s loss and gradients', async () => {
+    const lora: LoraOptions = { rank: 4, alpha: 8, layers: 2, targets: ['q', 'v', 'o', 'down'] };
+    const layout = adapterLayout(SHAPE, lora);
+    const model = checkpointModel(parseLegacyCheckpoint(await resolveSource(STORIES_260K.checkpoint)));
+    const limits = { vocabSize: 512, contextLength: 512 };
+    const full = graphStep(await ort.InferenceSession.create(buildLlamaTrainingGraph(model, lora, 'test').bytes), ort.Tensor, layout, limits);
+    const split = graphStep(
+      await ort.InferenceSession.create(buildLlamaTrainingGraph(model, lora, 'test', { frozenPrefix: 'input' }).bytes),
+      ort.Tensor, layout, limits,
+      await ort.InferenceSession.create(buildLlamaPrefixGraph(model, lora, 'test').bytes),
+    );
+    let seed = 11;
+    const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const values = layout.map((m) => Float32Array.from({ length: m.rows * m.cols }, () => rand() * 0.3));
+    const ex = example(tokenizer, 'Once upon a time, there was a little girl named Lily.', 4);
+    const a = await full(ex, values);
+    for (let visit = 0; visit < 2; visit++) {
+      const b = await split(ex, values); // the second visit reuses the cached hidden states
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-6);
+      a.grads.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - b.grads[i]![j]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)))));
+    }
   });
 });
