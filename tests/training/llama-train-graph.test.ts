@@ -120,4 +120,23 @@ describe('LoRA training graph on stories260K', () => {
       a.grads.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - b.grads[i]![j]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)))));
     }
   });
+
+  it('onnxruntime-web’s WASM backend runs the same graph to the same loss and gradients as onnxruntime-node', async () => {
+    const web = await import('onnxruntime-web');
+    web.env.wasm.numThreads = 1;
+    const lora: LoraOptions = { rank: 2, alpha: 4, layers: 2, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] };
+    const layout = adapterLayout(SHAPE, lora);
+    const limits = { vocabSize: 512, contextLength: 512 };
+    const bytes = buildLlamaTrainingGraph(checkpointModel(parseLegacyCheckpoint(await resolveSource(STORIES_260K.checkpoint))), lora, 'test').bytes;
+    const node = graphStep(await ort.InferenceSession.create(bytes), ort.Tensor, layout, limits);
+    const wasm = graphStep(await web.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), web.Tensor, layout, limits);
+    const values = layout.map((m, k) => Float32Array.from({ length: m.rows * m.cols }, (_, i) => 0.2 * Math.sin(i + 7 * k)));
+    const ex = example(tokenizer, 'Once upon a time, there was a cat.', 5);
+    const a = await node(ex, values);
+    const b = await wasm(ex, values);
+    expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
+    let worst = 0;
+    a.grads.forEach((g, i) => g.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - b.grads[i]![j]!)))));
+    expect(worst).toBeLessThan(1e-5);
+  });
 });
