@@ -1,14 +1,15 @@
 /**
- * npx tsx bench/training.ts [--threads N] [--runs N] [--tokens N] [--layers K] [--rank R]
+ * npx tsx bench/training.ts [--runtime node|web] [--threads N] [--runs N] [--tokens N] [--layers K] [--rank R]
  *
- * LoRA training throughput of the training graph (models/onnx/llama-train.ts) in onnxruntime-node, on a
+ * LoRA training throughput of the training graph (models/onnx/llama-train.ts) in onnxruntime-node (or
+ * onnxruntime-web's WASM build run by Node, the browser's CPU path without the browser), on a
  * synthetic model of SmolLM2-135M's shape (random weights: the speed is what counts), and the time that
  * extrapolates to one epoch of 100 examples × 64 tokens. Each run is one example's forward + backward
  * + one AdamW step over the adapter: first with the full graph (the first epoch), then with the frozen
  * layers' output cached (later epochs: only the adapted layers run; the prefix's own time is shown apart).
  */
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
+import * as ortNode from 'onnxruntime-node';
 import { checkpointModel, type LlamaShape } from '../models/llama2c/checkpoint.ts';
 import { buildLlamaPrefixGraph, buildLlamaTrainingGraph } from '../models/onnx/llama-train.ts';
 import { syntheticCheckpoint } from '../models/synthetic.ts';
@@ -17,10 +18,13 @@ import { ADAMW_DEFAULTS, adamWState, adamWStep } from '../src/training/optimizer
 import { graphStep, type TrainingStep } from '../src/training/trainer.ts';
 
 const { values: args } = parseArgs({
-  options: { threads: { type: 'string', default: '1' }, runs: { type: 'string', default: '5' }, tokens: { type: 'string', default: '64' }, layers: { type: 'string', default: '4' }, rank: { type: 'string', default: '8' } },
+  options: { runtime: { type: 'string', default: 'node' }, threads: { type: 'string', default: '1' }, runs: { type: 'string', default: '5' }, tokens: { type: 'string', default: '64' }, layers: { type: 'string', default: '4' }, rank: { type: 'string', default: '8' } },
 });
 const SMOLLM2_SHAPE: LlamaShape = { dim: 576, hiddenDim: 1536, nLayers: 30, nHeads: 9, nKvHeads: 3, vocabSize: 49152, seqLen: 2048, sharedClassifier: true };
 const threads = Number(args.threads);
+const web = args.runtime === 'web' ? await import('onnxruntime-web') : null;
+if (web) web.env.wasm.numThreads = threads;
+const ort = (web ?? ortNode) as typeof ortNode;
 const runs = Number(args.runs);
 const tokens = Number(args.tokens);
 const lora: LoraOptions = { rank: Number(args.rank), alpha: 2 * Number(args.rank), layers: Number(args.layers), targets: ['q', 'k', 'v', 'o'] };
@@ -29,7 +33,7 @@ const model = checkpointModel(syntheticCheckpoint(SMOLLM2_SHAPE, 1));
 const s = model.spec;
 const layout = adapterLayout({ nLayers: s.nLayers, dim: s.dim, hiddenDim: s.hiddenDim, qDim: s.nHeads * s.headSize, kvDim: s.nKvHeads * s.headSize }, lora);
 const limits = { vocabSize: s.vocabSize, contextLength: s.contextLength };
-const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+const sessionOptions: ortNode.InferenceSession.SessionOptions = web ? { executionProviders: ['wasm'] } : { intraOpNumThreads: threads, interOpNumThreads: 1 };
 let t = performance.now();
 const graph = buildLlamaTrainingGraph(model, lora, 'bench');
 const buildMs = performance.now() - t;
@@ -67,7 +71,7 @@ const perEpoch = (ms: number): string => `${((100 * ms * (64 / tokens)) / 1000).
 const line = (name: string, r: { ms: number; all: number[] }): string =>
   `${name}: median ${r.ms.toFixed(0)} ms (runs ${r.all.map((x) => x.toFixed(0)).join(', ')}) → ${((tokens * 1000) / r.ms).toFixed(1)} tokens/s; 100 × 64 tokens: ${perEpoch(r.ms)}`;
 console.log(`SmolLM2-135M shape (synthetic), fp32, top ${lora.layers} layers q/k/v/o rank ${lora.rank} (${params} adapter parameters), ${graph.nodeCount} nodes, ${(graph.bytes.byteLength / 2 ** 20).toFixed(0)} MiB graph`);
-console.log(`graph build ${(buildMs / 1000).toFixed(1)} s, session create ${(sessionMs / 1000).toFixed(1)} s, ${threads} thread(s), ${tokens}-token examples`);
+console.log(`graph build ${(buildMs / 1000).toFixed(1)} s, session create ${(sessionMs / 1000).toFixed(1)} s, onnxruntime-${args.runtime}, ${threads} thread(s), ${tokens}-token examples`);
 console.log(line('first epoch (full graph) step', fullStep));
 console.log(line('later epochs (frozen layers cached) step', splitStep));
 console.log(line('frozen-prefix forward, once per example', prefixRun));
