@@ -187,13 +187,18 @@ function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, 
   }
   const head = s.tiedEmbeddings ? embedding : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.get(W.output));
   const nf = rmsNorm('/final_norm', x, w.get(W.outputNorm));
-  const logits = g.op('Gemm', '/lm_head', [nf.y, head], { transB: 1 }); // [T, V]
 
   // Cross-entropy of position t predicting token t+1, weighted by loss_mask[t+1]; the last position predicts nothing.
   const shiftLeft = (name: string, t: string, pad: string): string =>
     g.op('Concat', name, [g.op('Slice', `${name}/tail`, [t, g.int64s([1]), g.int64s([INT_MAX]), g.int64s([0])]), pad], { axis: 0 });
-  const targets = shiftLeft('/loss/targets', ids, g.int64s([0]));
-  const weights = g.op('Unsqueeze', '/loss/weights_col', [shiftLeft('/loss/weights', g.op('Reshape', '/loss/mask_flat', [lossMask, g.int64s([-1])]), g.initializer('/loss/zero', 'float32', [1], Float32Array.of(0))), g.int64s([1])]);
+  const allWeights = shiftLeft('/loss/weights', g.op('Reshape', '/loss/mask_flat', [lossMask, g.int64s([-1])]), g.initializer('/loss/zero', 'float32', [1], Float32Array.of(0)));
+  // Only the n positions whose prediction counts reach the LM head (prompt positions would cost a
+  // [T, vocab] product forward and backward for nothing); their gradient is scattered back into [T, dim].
+  const kept = g.op('NonZero', '/loss/kept', [g.op('Greater', '/loss/counts', [allWeights, g.float(0)])]); // [1, n]
+  const rows = g.op('Reshape', '/loss/rows', [kept, g.int64s([-1])]);
+  const targets = g.op('Gather', '/loss/targets', [shiftLeft('/loss/all_targets', ids, g.int64s([0])), rows], { axis: 0 });
+  const weights = g.op('Unsqueeze', '/loss/weights_col', [g.op('Gather', '/loss/kept_weights', [allWeights, rows], { axis: 0 }), g.int64s([1])]);
+  const logits = g.op('Gemm', '/lm_head', [g.op('Gather', '/lm_head/rows', [nf.y, rows], { axis: 0 }), head], { transB: 1 }); // [n, V]
   const shifted = g.op('Sub', '/loss/shifted', [logits, g.op('ReduceMax', '/loss/max', [logits], { axes: [1], keepdims: 1 })]);
   const expd = g.op('Exp', '/loss/exp', [shifted]);
   const sumExp = g.op('ReduceSum', '/loss/sum_exp', [expd, g.int64s([1])], { keepdims: 1 });
@@ -206,7 +211,9 @@ function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, 
   // Backward. dlogits = (softmax − onehot)·w/Σw.
   const probsV = g.op('Div', '/grad/softmax', [expd, sumExp]);
   const dLogits = g.op('Mul', '/grad/logits', [g.op('Sub', '/grad/p_minus_y', [probsV, oneHot]), g.op('Div', '/grad/w_norm', [weights, count])]);
-  let dx = rmsNormBackward('/grad/final_norm', nf, g.op('Gemm', '/grad/lm_head', [dLogits, head]));
+  const dKept = g.op('Gemm', '/grad/lm_head', [dLogits, head]); // [n, dim]
+  const dNormed = g.op('ScatterND', '/grad/lm_head_rows', [g.op('ConstantOfShape', '/grad/zeros', [g.op('Shape', '/grad/normed_shape', [nf.y])]), g.op('Reshape', '/grad/rows_col', [kept, g.int64s([-1, 1])]), dKept]);
+  let dx = rmsNormBackward('/grad/final_norm', nf, dNormed);
   for (let l = s.nLayers - 1; l >= firstTrained; l--) {
     const p = `/grad/layers.${l}`;
     const st = states[l]!;
