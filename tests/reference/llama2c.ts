@@ -11,7 +11,8 @@ export class ReferenceModel {
   readonly kvHeads: number;
   readonly vocab: number;
   readonly seqLen: number;
-  private readonly w: Record<string, Float32Array>;
+  /** The checkpoint's float32 arrays, all layers stacked: emb, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal. */
+  readonly w: Record<string, Float32Array>;
   private readonly keyCache: Float32Array;
   /** The final normed hidden state of the last forward() call. */
   lastHidden = new Float32Array(0);
