@@ -4,9 +4,9 @@
  * Plain data and types only, so both Node and the browser import it.
  */
 
-/** Weight precisions a model folder may hold, in the transformers.js naming. */
-export type Dtype = 'fp32' | 'q8' | 'q4';
-export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'q4'];
+/** Weight precisions a model folder may hold, in the transformers.js naming (q4f16: 4-bit weights, float16 activations and KV cache, for WebGPU). */
+export type Dtype = 'fp32' | 'q8' | 'q4' | 'q4f16';
+export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'q4', 'q4f16'];
 
 /** 'decoder': a causal LM that generates; 'encoder': an encoder-only model for feature extraction. */
 export type ModelKind = 'decoder' | 'encoder';
@@ -14,7 +14,7 @@ export type ModelKind = 'decoder' | 'encoder';
 /** Folder holding the ONNX files. */
 export const ONNX_DIR = 'onnx';
 /** File names of each dtype inside ONNX_DIR (the transformers.js convention). */
-export const DTYPE_FILES: Record<Dtype, string> = { fp32: 'model.onnx', q8: 'model_quantized.onnx', q4: 'model_q4.onnx' };
+export const DTYPE_FILES: Record<Dtype, string> = { fp32: 'model.onnx', q8: 'model_quantized.onnx', q4: 'model_q4.onnx', q4f16: 'model_q4f16.onnx' };
 
 /** Path of a dtype's ONNX file below the model folder. */
 export function dtypePath(dtype: Dtype): string {

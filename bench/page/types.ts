@@ -1,3 +1,4 @@
+import type { Dtype } from '../../src/model-format.ts';
 /** What a measured generation reports, for our runtime and for the baselines alike. */
 export interface Run {
   promptTokens: number;
@@ -9,6 +10,6 @@ export interface Run {
 
 export interface BaselineApi {
   /** Loads the model; returns milliseconds. */
-  load(id: string, dtype: 'fp32' | 'q8' | 'q4', threads: number, browserCache: boolean): Promise<number>;
+  load(id: string, dtype: Dtype, threads: number, browserCache: boolean): Promise<number>;
   generate(prompt: string, maxNewTokens: number): Promise<Run>;
 }

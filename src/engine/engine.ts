@@ -27,7 +27,7 @@ import { describeModel, type LoadedDecoder, type LoadedModel } from './load/load
 import { chatPromptIds } from './tasks/chat.ts';
 import { toolCallConstraint } from './tasks/tool-call.ts';
 import { checkExamples, checkHead, embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions } from './tasks/classify.ts';
-import { extractionPrompt, jsonSchemaConstraint, type Constraint, type ConstraintOptions } from './tasks/extract.ts';
+import { extractionPromptIds, jsonSchemaConstraint, type Constraint, type ConstraintOptions } from './tasks/extract.ts';
 import { configureTransformers } from './transformers-env.ts';
 
 export type { RequestOptions } from './api.ts';
@@ -140,7 +140,7 @@ export class Engine implements EngineApi {
     const { lookahead, ...generate } = options;
     const constraint = this.jsonConstraint(entry, schema, { draft: lookahead !== false, source: text });
     const opts = validateGenerateOptions(text, { maxNewTokens: entry.loaded.decoder.shape.contextLength, ...generate });
-    const promptIds = entry.loaded.tokenizer.encode(extractionPrompt(text));
+    const promptIds = extractionPromptIds(entry.loaded.tokenizer, text, schema);
     const result = await this.queued(entry, options, (signal) => decode(entry.loaded, { promptIds, options: opts, signal, constraint }));
     if (!constraint.complete) {
       throw new ContextOverflowError(`the JSON did not fit in ${result.stats.generatedTokens} tokens; shorten the text or allow more tokens`, { details: { text: result.text } });

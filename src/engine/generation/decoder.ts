@@ -32,6 +32,8 @@ export class Decoder {
   private readonly ones: BigInt64Array;
   private readonly positions: BigInt64Array;
   private readonly hasPositionIds: boolean;
+  /** Graphs with a num_logits_to_keep input compute the LM head only for the rows asked for. */
+  private readonly hasLogitsToKeep: boolean;
   /** Every past_key_values input with the present output that feeds it next step, its type and empty shape, as the graph declares them. */
   private readonly kv: KvInput[];
   /** What a generation step reads back: every output copied out of ORT's heap costs time per token. */
@@ -54,6 +56,7 @@ export class Decoder {
       throw new InvalidModelFileError(`config.json says ${shape.layers} layers but the ONNX graph has ${pastLayers} past_key_values inputs`);
     }
     this.hasPositionIds = inputs.has('position_ids');
+    this.hasLogitsToKeep = inputs.has('num_logits_to_keep');
     this.kv = session.inputNames.filter((n) => n.startsWith('past_key_values.')).map((name) => kvInput(session, name, shape));
     this.bytesPerToken = this.kv.reduce((n, { type, dims }) => n + dims[1]! * dims[3]! * (type === 'float16' ? 2 : 4), 0);
     this.stepOutputs = session.outputNames.filter((n) => n === 'logits' || n.startsWith('present.'));
@@ -124,6 +127,7 @@ export class Decoder {
       attention_mask: new Tensor('int64', this.ones.subarray(0, total), [1, total]),
     };
     if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(start, total), [1, n]);
+    if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new Tensor('int64', BigInt64Array.of(BigInt(rows)), []);
     const out = await this.session.run(feeds, this.stepOutputs);
     // The cache changes only once the run succeeded, so a failed or aborted call leaves it consistent.
     dispose(seq.past);
@@ -133,7 +137,7 @@ export class Decoder {
     this.evict();
     const data = out.logits!.data as Float32Array;
     const v = this.shape.vocabSize;
-    return data.subarray((n - rows) * v, n * v);
+    return data.subarray(data.length - rows * v);
   }
 
   /** Drops the current sequence's cache entries from position `length` on (drafted tokens the generation did not take). CPU caches only. */
@@ -168,6 +172,8 @@ export class Decoder {
       attention_mask: new Tensor('int64', this.ones.subarray(0, n), [1, n]),
     };
     if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(0, n), [1, n]);
+    // 0 keeps every position's logits.
+    if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new Tensor('int64', BigInt64Array.of(0n), []);
     const out = await this.session.run(feeds);
     for (const [name, t] of Object.entries(out)) if (name.startsWith('present')) t.dispose();
     return { logits: out.logits!.data as Float32Array, hidden: (out.last_hidden_state?.data as Float32Array | undefined) ?? null };

@@ -4,6 +4,7 @@
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { SlmError } from '../../errors.ts';
+import { chatPromptIds } from './chat.ts';
 import { JsonMatcher } from './json/matcher.ts';
 import { compileSchema } from './json/schema.ts';
 import { applyMask, StateTable, TokenTrie, type ByteMatcher, type State } from './json/token-mask.ts';
@@ -39,6 +40,20 @@ const LOOKUP = { minMatch: 3, maxMatch: 24, copy: 48 };
 /** The prompt `extract` uses: the text, then where the JSON starts. */
 export function extractionPrompt(text: string): string {
   return `${text}\nJSON:`;
+}
+
+/**
+ * The prompt ids `extract` runs: an instruct model (one with a chat template) gets the task as a
+ * conversation — a system message naming the schema, the text as the user's message — and answers in
+ * its own turn; other models get `extractionPrompt(text)`.
+ */
+export function extractionPromptIds(tokenizer: PreTrainedTokenizer, text: string, schema: unknown): number[] {
+  if (!tokenizer.chat_template) return tokenizer.encode(extractionPrompt(text));
+  const system = `Extract the information in the user's message as JSON that matches this JSON Schema: ${JSON.stringify(schema)}. Use values from the message; answer with the JSON only.`;
+  return chatPromptIds(tokenizer, [
+    { role: 'system', content: system },
+    { role: 'user', content: text },
+  ]);
 }
 
 /** Every token's bytes in a trie, built once per tokenizer. */

@@ -36,13 +36,12 @@ export class TokenTrie {
     const vocab = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
     const entries = vocab instanceof Map ? [...vocab] : Object.entries(vocab);
     const special = new Set(tokenizer.all_special_ids);
-    const enc = new TextEncoder();
+    const pieceBytes = byteLevel(tokenizer) ? byteLevelBytes : sentencePieceBytes;
     this.bytesOf = [];
     for (const [piece, id] of entries) {
       if (special.has(id)) continue;
-      const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
-      const bytes = byte ? Uint8Array.of(parseInt(byte[1]!, 16)) : enc.encode(piece.replaceAll('▁', ' '));
-      if (bytes.length === 0) continue;
+      const bytes = pieceBytes(piece);
+      if (!bytes?.length) continue;
       this.bytesOf[id] = bytes;
       let node = this.root;
       for (const b of bytes) {
@@ -283,4 +282,40 @@ function plainStringChars(bytes: Uint8Array): number {
     chars++;
   }
   return chars;
+}
+
+/** Whether the tokenizer is byte-level BPE (GPT-2, SmolLM2): its pieces spell bytes with GPT-2's printable-character table. */
+function byteLevel(tokenizer: PreTrainedTokenizer): boolean {
+  // transformers.js keeps the tokenizer.json it loaded; its decoder says how pieces become text.
+  return (tokenizer as unknown as { _tokenizerJSON?: { decoder?: { type?: string } } })._tokenizerJSON?.decoder?.type === 'ByteLevel';
+}
+
+const UTF8 = new TextEncoder();
+
+/** SentencePiece pieces: "▁" is a space, `<0xNN>` a byte-fallback token. */
+function sentencePieceBytes(piece: string): Uint8Array {
+  const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
+  return byte ? Uint8Array.of(parseInt(byte[1]!, 16)) : UTF8.encode(piece.replaceAll('▁', ' '));
+}
+
+/** GPT-2's bytes_to_unicode table, inverted: the printable character standing for each byte → the byte. */
+const BYTE_OF_CHAR = (() => {
+  const table = new Map<number, number>();
+  let shifted = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    table.set(printable ? b : 256 + shifted++, b);
+  }
+  return table;
+})();
+
+/** A byte-level piece's bytes; null for a piece outside the table (an added token written as text). */
+function byteLevelBytes(piece: string): Uint8Array | null {
+  const out: number[] = [];
+  for (const ch of piece) {
+    const b = BYTE_OF_CHAR.get(ch.codePointAt(0)!);
+    if (b === undefined) return null;
+    out.push(b);
+  }
+  return Uint8Array.from(out);
 }
