@@ -28,6 +28,7 @@ if (import.meta.env.PROD && 'serviceWorker' in navigator) {
 const client = await SlmClient.inWorker();
 const modelPanel = Panel.byHeading('model-heading');
 
+const DEFAULT_MODEL = 'smollm2-135m-instruct';
 // The picker loads a model to generate with; encoder-only models embed but do not generate.
 const catalog = (await loadCatalog(new URL(document.baseURI), () => client.cachedModels())).filter((m) => m.kind !== 'encoder');
 const dtypeNames = new Map([...ui.dtype.options].map((o) => [o.value, o.text]));
@@ -37,6 +38,8 @@ const sizeRange = (m: CatalogModel): string => {
   return sizes.length ? `${mb(Math.min(...sizes))}–${mb(Math.max(...sizes))}` : 'size unknown';
 };
 for (const m of catalog) ui.model.add(new Option(`${m.id} · text generator · ${sizeRange(m)}`, m.id));
+// A real instruct model by default; stories260k (tiny, children's stories) stays a choice.
+if (catalog.some((m) => m.id === DEFAULT_MODEL)) ui.model.value = DEFAULT_MODEL;
 const params = new URLSearchParams(location.search);
 for (const [key, select] of [['model', ui.model], ['dtype', ui.dtype], ['device', ui.device]] as const) {
   const value = params.get(key);

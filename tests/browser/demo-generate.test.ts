@@ -10,7 +10,7 @@ describe('demo Generate panel', () => {
   let page: Page;
   beforeAll(async () => {
     browser = await launch({ webgpu: false });
-    page = await openDemo(browser, '?dtype=fp32');
+    page = await openDemo(browser, '?model=stories260k&dtype=fp32');
   });
   afterAll(async () => browser?.close());
 

@@ -15,7 +15,7 @@ describe('demo layout', () => {
     [390, 844],
     [1280, 900],
   ])('at %i×%i the page is no wider than the window after a load, a generation and a training run', async (width, height) => {
-    const page = await openDemo(browser, '?dtype=fp32', { width, height });
+    const page = await openDemo(browser, '?model=stories260k&dtype=fp32', { width, height });
     await generateInDemo(page, { maxTokens: 64 });
     await page.getByRole('button', { name: 'Train' }).click();
     await expect.poll(() => page.getByLabel('Training report').textContent(), { timeout: 60_000 }).toMatch(/^Held-out accuracy/);

@@ -14,7 +14,7 @@ describe('demo loading', () => {
   afterAll(async () => browser?.close());
 
   it('a failed load says so in the Model panel and keeps the previous model, which still generates', async () => {
-    const page = await openDemo(browser, '?dtype=fp32&device=auto');
+    const page = await openDemo(browser, '?model=stories260k&dtype=fp32&device=auto');
     expect(await loadInDemo(page)).toMatch(/^Ready · stories260k · WASM · fp32/);
     await page.getByLabel('Backend').selectOption('webgpu');
     await page.getByRole('button', { name: 'Load' }).click();
@@ -30,7 +30,7 @@ describe('demo loading', () => {
   });
 
   it('a load started by Generate that fails shows its error in the Model panel, and Generate says it did not run', async () => {
-    const page = await openDemo(browser, '?dtype=q4&device=webgpu');
+    const page = await openDemo(browser, '?model=stories260k&dtype=q4&device=webgpu');
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect.poll(() => panelError(page, 'Generate'), { timeout: 30_000 }).toBe('Not run: stories260k did not load (BackendUnavailableError); see the Model panel.');
     expect(await panelError(page, 'Model')).toMatch(/^BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
@@ -46,7 +46,7 @@ describe('demo loading', () => {
       await new Promise((r) => setTimeout(r, 1500));
       await route.continue();
     });
-    const page = await openDemo(context, '?dtype=fp32');
+    const page = await openDemo(context, '?model=stories260k&dtype=fp32');
     await resetServer();
     await page.evaluate(() => {
       const w = window as unknown as { statuses: string[] };

@@ -10,7 +10,7 @@ describe('demo offline after the first visit', () => {
   it('reloads with context.setOffline(true) and still streams the reference text', async () => {
     const context = await browser().newContext();
     const page = await context.newPage();
-    await page.goto(appUrl('?dtype=fp32'));
+    await page.goto(appUrl('?model=stories260k&dtype=fp32'));
     // The service worker has precached the shell once it is active and controls the page.
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;

@@ -34,7 +34,7 @@ describe('demo storage', () => {
   beforeAll(async () => {
     browser = await launch({ webgpu: false });
     context = await browser.newContext();
-    page = await openDemo(context, '?dtype=q4');
+    page = await openDemo(context, '?model=stories260k&dtype=q4');
   });
   afterAll(async () => browser?.close());
 

@@ -13,7 +13,7 @@ describe('demo task panels', () => {
   let answer = '';
   beforeAll(async () => {
     browser = await launch({ webgpu: false });
-    page = await openDemo(browser, '?dtype=fp32');
+    page = await openDemo(browser, '?model=stories260k&dtype=fp32');
   });
   afterAll(async () => browser?.close());
 
@@ -24,14 +24,15 @@ describe('demo task panels', () => {
     // Send is enabled again once the whole reply has streamed (up to 80 tokens).
     await page.waitForSelector('#chat-send:not([disabled])', { timeout: 60_000 });
     expect(await panelError(page, 'Chat')).toBe('');
-    expect(await page.locator('.bubble.user').textContent()).toBe('Tell me a story about a cat.');
+    expect(await page.locator('.bubble.user').textContent()).toBe('My order #4471 arrived with a cracked screen. What can I do?');
   });
 
   it('extraction shows JSON that fits the schema', async () => {
     await page.getByRole('button', { name: 'Extract', exact: true }).click();
     await expect.poll(async () => (await page.getByLabel('Extraction result').textContent()) ?? '', { timeout: 30_000 }).toMatch(/^\{/);
     const extracted = JSON.parse((await page.getByLabel('Extraction result').textContent())!);
-    expect(typeof extracted.name === 'string' && Number.isInteger(extracted.age)).toBe(true);
+    expect(Object.keys(extracted)).toEqual(['invoice', 'supplier', 'quantity', 'unit_price', 'due']);
+    expect(Number.isInteger(extracted.invoice) && typeof extracted.supplier === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(extracted.due)).toBe(true);
   });
 
   it('training shows its progress example by example, then the held-out report and confusion matrix', async () => {
@@ -68,7 +69,7 @@ describe('demo task panels', () => {
 
   it('an imported skill gives the same answer in a fresh profile', async () => {
     const fresh = await browser.newContext();
-    const other = await openDemo(fresh, '?dtype=fp32');
+    const other = await openDemo(fresh, '?model=stories260k&dtype=fp32');
     await loadInDemo(other);
     await other.getByLabel('Import skill').setInputFiles({ name: 'story-theme.skill.json', mimeType: 'application/json', buffer: Buffer.from(exported) });
     await expect.poll(() => other.getByLabel('Saved skills').textContent(), { timeout: 30_000 }).toBe('Saved: story-theme (v1)');

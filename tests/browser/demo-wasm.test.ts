@@ -18,7 +18,7 @@ describe('demo on WASM (no WebGPU adapter)', () => {
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
-    const response = await page.goto(appUrl('?dtype=fp32'));
+    const response = await page.goto(appUrl('?model=stories260k&dtype=fp32'));
     expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self' 'wasm-unsafe-eval'/);
     expect(response?.headers()['content-security-policy']).not.toMatch(/unsafe-eval'(?<!wasm-unsafe-eval')/);
   });

@@ -14,7 +14,7 @@ describe('demo with WebGPU (SwiftShader)', () => {
 
   it('auto picks WebGPU and streams exactly the known-good text for fp32', async () => {
     const page = await browser.newPage();
-    await page.goto(appUrl('?dtype=fp32&device=auto'));
+    await page.goto(appUrl('?model=stories260k&dtype=fp32&device=auto'));
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 40 });
     expect(run.metrics).toMatch(/^WEBGPU · fp32 ·/);
     expect(run.backendReason).toMatch(/^WebGPU adapter: /);
@@ -28,7 +28,7 @@ describe('demo with WebGPU (SwiftShader)', () => {
     // Make the WebGPU build of ONNX Runtime unloadable: session creation on WebGPU fails.
     await context.route('**/ort-wasm-simd-threaded.asyncify.*', (route) => route.abort());
     const page = await context.newPage();
-    await page.goto(appUrl('?dtype=fp32&device=auto'));
+    await page.goto(appUrl('?model=stories260k&dtype=fp32&device=auto'));
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 64 });
     expect(run.metrics).toMatch(/^WASM · fp32 ·/);
     expect(run.backendReason).toMatch(/^WebGPU session creation failed \(.*\); fell back to WASM$/);
@@ -38,7 +38,7 @@ describe('demo with WebGPU (SwiftShader)', () => {
 
   it('an explicit WebGPU request without an adapter is a typed error, not a silent switch', async () => {
     const plain = await launch({ webgpu: false });
-    const page = await openDemo(plain, '?dtype=q4&device=webgpu');
+    const page = await openDemo(plain, '?model=stories260k&dtype=q4&device=webgpu');
     await page.getByRole('button', { name: 'Load' }).click();
     await expect.poll(() => panelError(page, 'Model'), { timeout: 30_000 }).toMatch(/BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
     // It ends with the failure, not mid-way ("Creating session…") with a full bar.

@@ -16,7 +16,7 @@ describe('dev server smoke test', () => {
 
   it('generates the reference text with the page cross-origin isolated', async () => {
     const page = await browser().newPage();
-    await page.goto(`${server.resolvedUrls!.local[0]}?dtype=fp32`);
+    await page.goto(`${server.resolvedUrls!.local[0]}?model=stories260k&dtype=fp32`);
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 20 });
     expect(KNOWN_GOOD.text.startsWith(run.output)).toBe(true);
     expect(run.output.length).toBeGreaterThan(KNOWN_GOOD.prompt.length + 40);
