@@ -13,6 +13,8 @@ declare global {
   const output: HTMLElement;
   const messages: ChatCompletionRequest['messages'];
   const examples: Parameters<ModelHandle['trainClassifier']>[0];
+  /** The app's own function that a tool call asks for. */
+  const getWeather: (args: unknown) => Promise<unknown>;
 }
 export {};
 `;
