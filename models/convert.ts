@@ -17,31 +17,15 @@ import { buildBertGraph } from './onnx/bert.ts';
 import type { DecoderModel } from './spec.ts';
 import type { BertShape, BertWeights } from './bert/weights.ts';
 import { buildBertConfig, buildBertTokenizerConfig, buildWordPieceTokenizerJson } from './hf/bert.ts';
-import { DTYPE_FILES, QUANTIZATION, type WeightDtype } from './onnx/linear.ts';
+import { dtypePath, type Manifest, type ManifestFile } from '../src/model-format.ts';
+import { QUANTIZATION, type WeightDtype } from './onnx/linear.ts';
 import { PROJECT_ROOT, sha256Hex } from './sources.ts';
 
 export const CONVERTER_NAME = 'browser-slm-models';
 export const CONVERTER_VERSION = '1.0.0';
 export const ALL_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4'];
 
-export interface ManifestFile {
-  bytes: number;
-  sha256: string;
-}
-
-export interface Manifest {
-  schema: 1;
-  id: string;
-  /** 'decoder': a causal LM that generates; 'encoder': an encoder-only model for feature extraction. */
-  kind: 'decoder' | 'encoder';
-  /** Short content hash of all files: changes whenever any file changes; a cache key for revisions. */
-  revision: string;
-  converter: { name: string; version: string; codeHash: string };
-  source: { format: string; provenance: string; license: string; files: Array<{ url?: string; sha256: string; bytes: number }> };
-  dtypes: Partial<Record<WeightDtype, { file: string; attention: string; nodes: number; linearWeightBytes: number; quantization: string }>>;
-  files: Record<string, ManifestFile>;
-  totalBytes: number;
-}
+export type { Manifest, ManifestFile } from '../src/model-format.ts';
 
 export interface ConvertInput {
   id: string;
@@ -101,7 +85,7 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
   const dtypes: Manifest['dtypes'] = {};
   for (const dtype of input.dtypes ?? ALL_DTYPES) {
     const built = arch.graph(input.model, dtype, CONVERTER_VERSION, input.graph);
-    const file = `onnx/${DTYPE_FILES[dtype]}`;
+    const file = dtypePath(dtype);
     files.set(file, built.bytes);
     dtypes[dtype] = {
       file,
@@ -125,7 +109,7 @@ export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {
   const dtypes: Manifest['dtypes'] = {};
   for (const dtype of input.dtypes ?? ALL_DTYPES) {
     const built = buildBertGraph(input.shape, input.weights, dtype, CONVERTER_VERSION);
-    const file = `onnx/${DTYPE_FILES[dtype]}`;
+    const file = dtypePath(dtype);
     files.set(file, built.bytes);
     const quantization = dtype === 'fp32' ? QUANTIZATION[dtype] : `${QUANTIZATION[dtype]}; word embeddings int8, symmetric per row`;
     dtypes[dtype] = { file, attention: 'MatMul', nodes: built.nodeCount, linearWeightBytes: built.linearWeightBytes, quantization };

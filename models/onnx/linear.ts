@@ -2,20 +2,13 @@
  * Linear layers y = x · Wᵀ for weights stored [out, in]: fp32 MatMul, 8-bit DynamicQuantizeMatMul or
  * 4-bit MatMulNBits (both com.microsoft). Shared by every graph the converter builds.
  */
+import type { Dtype } from '../../src/model-format.ts';
 import type { GraphBuilder } from './graph.ts';
 import { toFloat16 } from './half.ts';
 import { quantizeInt8Rows, quantizeNBits, type NBitsWeight } from './quantize.ts';
 
-/** q4f16: 4-bit weights with float16 activations, scales and KV cache (for WebGPU). */
-export type WeightDtype = 'fp32' | 'q8' | 'q4' | 'q4f16';
-
-/** File names follow the transformers.js dtype convention. */
-export const DTYPE_FILES: Record<WeightDtype, string> = {
-  fp32: 'model.onnx',
-  q8: 'model_quantized.onnx',
-  q4: 'model_q4.onnx',
-  q4f16: 'model_q4f16.onnx',
-};
+/** The model-folder format's dtypes (q4f16: 4-bit weights with float16 activations, scales and KV cache, for WebGPU). */
+export type WeightDtype = Dtype;
 
 export const BITS: Record<WeightDtype, 4 | 8 | null> = { fp32: null, q8: 8, q4: 4, q4f16: 4 };
 export const QUANT_BLOCK_SIZE = 32;
