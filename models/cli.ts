@@ -4,6 +4,7 @@
  *                             encoder-tiny (a random-weight BERT in bert-tiny's shape, for the Hub encoder path)
  *   --if-stale                only rebuild what is missing or out of date (run before dev, build, test)
  *   --synthetic <preset>      also build a synthetic model: llama-15m, llama-110m (repeatable)
+ *   <id> ...                  convert these real GGUF models (gemma3-270m; not built by default: ~1 GB of ONNX)
  *   --checkpoint <file> --tokenizer <file> --id <name>
  *                             convert any llama2.c legacy checkpoint
  *   --source <dir>            look for the bundled sources here first (also SLM_SOURCE_DIR)
@@ -20,7 +21,8 @@ import { ALL_DTYPES, convertEncoder, convertModel, llama2cInput, staleReason, wr
 import { BERT_TINY, syntheticBertWeights } from './bert/weights.ts';
 import { wordPieceVocab } from './hf/bert.ts';
 import type { WeightDtype } from './onnx/linear.ts';
-import { LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SourceError, STORIES_260K, type ResolveOptions, type SourceFile } from './sources.ts';
+import { ggufModel } from './gguf/model.ts';
+import { GEMMA3_270M, LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SourceError, STORIES_260K, type GgufSource, type ResolveOptions, type SourceFile } from './sources.ts';
 import { SYNTHETIC_PRESETS, syntheticCheckpoint } from './synthetic.ts';
 
 interface BuildOptions {
@@ -101,6 +103,27 @@ function syntheticJob(preset: string, resolve: ResolveOptions): Job {
   };
 }
 
+/** Real models converted from a GGUF file, by id. */
+const GGUF_MODELS: Record<string, GgufSource> = { [GEMMA3_270M.id]: GEMMA3_270M };
+
+/**
+ * A GGUF model: every dtype gets the quantized embedding / tied LM head and `num_logits_to_keep`.
+ * No tokenizer files yet: those come from the GGUF tokenizer converter (the real-models issue).
+ */
+function ggufJob(src: GgufSource, resolve: ResolveOptions): Job {
+  return {
+    id: src.id,
+    sourceFiles: [src.gguf],
+    build: decoderBuild(async () => ({
+      id: src.id,
+      model: ggufModel(await resolveSource(src.gguf, resolve), src.gguf.local).model,
+      tokenizer: {},
+      source: { format: 'gguf', provenance: src.provenance, license: src.license, files: describe([src.gguf]) },
+      graph: { numLogitsToKeep: true, quantizedEmbedding: true },
+    })),
+  };
+}
+
 function customJob(id: string, checkpointPath: string, tokenizerPath: string): Job {
   const read = (p: string): Uint8Array => readFileSync(p);
   return {
@@ -121,8 +144,9 @@ function customJob(id: string, checkpointPath: string, tokenizerPath: string): J
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
+    allowPositionals: true,
     options: {
       'if-stale': { type: 'boolean', default: false },
       synthetic: { type: 'string', multiple: true, default: [] },
@@ -144,10 +168,15 @@ async function main(argv: string[]): Promise<void> {
   if (values.checkpoint || values.tokenizer || values.id) {
     if (!values.checkpoint || !values.tokenizer || !values.id) throw new CheckpointError('--checkpoint, --tokenizer and --id go together');
     jobs.push(customJob(values.id, values.checkpoint, values.tokenizer));
-  } else if (values.synthetic.length === 0) {
+  } else if (values.synthetic.length === 0 && positionals.length === 0) {
     jobs.push(bundledJob(resolve), encoderJob(resolve));
   }
   for (const preset of values.synthetic) jobs.push(syntheticJob(preset, resolve));
+  for (const id of positionals) {
+    const src = GGUF_MODELS[id];
+    if (!src) throw new CheckpointError(`unknown model "${id}"; choose one of ${Object.keys(GGUF_MODELS).join(', ')}`);
+    jobs.push(ggufJob(src, resolve));
+  }
 
   for (const job of jobs) {
     const folder = join(values.out, job.id);

@@ -39,11 +39,16 @@ export function runPythonJson<T>(python: string, script: string, args: string[])
  * requirements, so a 250 MB file is dequantized by Python once per machine, not on every run.
  */
 export function cachedPythonJson<T>(python: string, key: string, script: string, args: string[]): T {
-  const pins = createHash('sha256').update(readFileSync(join(PROJECT_ROOT, 'scripts', 'python-requirements.txt'))).update(readFileSync(join(PROJECT_ROOT, 'tests', 'reference', script))).digest('hex').slice(0, 16);
-  const path = join(PROJECT_ROOT, '.cache', 'reference', `${key}-${pins}.json`);
+  const path = referenceCachePath(key, script, 'json');
   if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as T;
   const result = runPythonJson<T>(python, script, args);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(result));
   return result;
+}
+
+/** Where a result of `script` for `key` is kept: keyed also by the script and the pinned requirements. */
+export function referenceCachePath(key: string, script: string, ext: string): string {
+  const pins = createHash('sha256').update(readFileSync(join(PROJECT_ROOT, 'scripts', 'python-requirements.txt'))).update(readFileSync(join(PROJECT_ROOT, 'tests', 'reference', script))).digest('hex').slice(0, 16);
+  return join(PROJECT_ROOT, '.cache', 'reference', `${key}-${pins}.${ext}`);
 }
