@@ -27,6 +27,11 @@ export const MS = 'com.microsoft';
 export interface LinearOptions {
   /** Name of the result (default: generated from `name`). */
   output?: string;
+  /**
+   * 8-bit weights through MatMulNBits (block-wise; activations stay float) instead of DynamicQuantizeMatMul,
+   * for models whose activations have outliers that per-tensor activation quantization loses (Gemma).
+   */
+  weightOnly8?: boolean;
 }
 
 /**
@@ -43,7 +48,7 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
   if (bits === null) {
     const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
     y = g.node('MatMul', name, [x, wt], outputs)[0]!;
-  } else if (bits === 8) {
+  } else if (bits === 8 && !opts.weightOnly8) {
     const { data, scales } = quantizeInt8PerRow(weight, n, k);
     const b = g.initializer(`${name}.weight_int8`, 'int8', [k, n], transpose(data, n, k));
     const sc = g.initializer(`${name}.scales`, 'float32', [n], scales);

@@ -97,7 +97,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   }
   const hf = norm('/model/norm', w.get(W.outputNorm));
   g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
-  linearWeightBytes += lmHead(g, s, w, bits, hf, inputIds, logitsToKeep, embedding);
+  linearWeightBytes += lmHead(g, s, w, bits, hf, inputIds, logitsToKeep, embedding, bits === 4);
 
   return {
     bytes: g.encode('llama', producerVersion, { '': 17, [MS]: 1 }),
@@ -175,7 +175,7 @@ export function residualStream(g: GraphBuilder, x0: string, dim: number, eps: nu
  * The LM head on the final hidden states; only the last `num_logits_to_keep` positions reach it
  * (Slice from −0 keeps them all). Returns the bytes of weights it adds.
  */
-export function lmHead(g: GraphBuilder, s: DecoderSpec, w: DecoderWeights, bits: 4 | 8 | null, hf: string, inputIds: string, logitsToKeep: string | null, embedding: TokenEmbedding): number {
+export function lmHead(g: GraphBuilder, s: DecoderSpec, w: DecoderWeights, bits: 4 | 8 | null, hf: string, inputIds: string, logitsToKeep: string | null, embedding: TokenEmbedding, reuseQuantizedTable: boolean): number {
   const headInput = logitsToKeep
     ? g.op('Slice', '/lm_head/keep', [hf, g.op('Unsqueeze', '/lm_head/keep_start', [g.op('Neg', '/lm_head/keep_neg', [logitsToKeep]), g.int64s([0])]), g.int64s([Number.MAX_SAFE_INTEGER]), g.int64s([1])])
     : hf;
@@ -188,7 +188,7 @@ export function lmHead(g: GraphBuilder, s: DecoderSpec, w: DecoderWeights, bits:
     g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
     return s.tiedEmbeddings ? embedding.table.byteLength : 0;
   }
-  if (embedding.quantized && s.tiedEmbeddings && bits === 4) {
+  if (embedding.quantized && s.tiedEmbeddings && reuseQuantizedTable) {
     embedding.quantized.head(headInput, 'logits');
     return embedding.quantized.bytes;
   }
