@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { staleReason } from '../../models/convert.ts';
 import { GEMMA3_270M, PROJECT_ROOT } from '../../models/sources.ts';
@@ -98,6 +99,22 @@ describe.runIf(python)('Gemma 3 270M converted from GGUF', () => {
       }
       expect(out).toEqual(expected);
     }
+  }, 3_600_000);
+
+  it('stock transformers.js greedy-decodes the same ids as the reference from the fp32 folder, up to its stop ids', async () => {
+    env.localModelPath = `${join(PROJECT_ROOT, 'public', 'models')}/`;
+    env.allowRemoteModels = false;
+    const model = await AutoModelForCausalLM.from_pretrained(GEMMA3_270M.id, { local_files_only: true, dtype: 'fp32' });
+    const config = JSON.parse(readFileSync(join(FOLDER, 'generation_config.json'), 'utf8')) as { eos_token_id: number[] };
+    for (const { ids } of fixture.chat) {
+      const reference = await referenceGreedy(python!, ids, 32);
+      const stop = reference.findIndex((id) => config.eos_token_id.includes(id));
+      const expected = stop < 0 ? reference : reference.slice(0, stop + 1);
+      const tensor = (values: number[]) => new Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
+      const output = await model.generate({ input_ids: tensor(ids), attention_mask: tensor(ids.map(() => 1)), max_new_tokens: 32, do_sample: false } as Parameters<typeof model.generate>[0]);
+      expect(Array.from((output as unknown as { data: BigInt64Array }).data, Number).slice(ids.length)).toEqual(expected);
+    }
+    await model.dispose();
   }, 3_600_000);
 
   it('num_logits_to_keep = 1 returns only the last row, equal to that row of a full prefill', async () => {
