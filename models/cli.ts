@@ -4,7 +4,7 @@
  *                             encoder-tiny (a random-weight BERT in bert-tiny's shape, for the Hub encoder path)
  *   --if-stale                only rebuild what is missing or out of date (run before dev, build, test)
  *   --synthetic <preset>      also build a synthetic model: llama-15m, llama-110m (repeatable)
- *   <id> ...                  convert these real GGUF models (gemma3-270m; not built by default: ~1 GB of ONNX)
+ *   <id> ...                  convert these real GGUF models (gemma3-270m: not built by default, ~1.9 GB of ONNX in 1-5 min)
  *   --checkpoint <file> --tokenizer <file> --id <name>
  *                             convert any llama2.c legacy checkpoint
  *   --source <dir>            look for the bundled sources here first (also SLM_SOURCE_DIR)

@@ -18,7 +18,7 @@ function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec
   const dim = num('embedding_length');
   const nHeads = num('attention.head_count');
   const nLayers = num('block_count');
-  const headSize = num('attention.key_length', 256);
+  const headSize = num('attention.key_length'); // not width / heads in Gemma (640 / 4 ≠ 256)
   const window = num('attention.sliding_window');
   const globalTheta = num('rope.freq_base', 1e6);
   const tokens = file.metadata['tokenizer.ggml.tokens'];
