@@ -49,6 +49,8 @@ export interface DecoderSpec {
 export interface DecoderWeights {
   /** The tensor under its standard name; throws when the model has none of that name. */
   get(name: string): Float32Array;
+  /** Bits per value the source stores the tensor in (block scales included: Q4_K 4.5, Q6_K 6.6); absent for float sources. */
+  sourceBitsPerValue?(name: string): number;
 }
 
 export interface DecoderModel {

@@ -6,7 +6,7 @@
 import { architecture } from '../architectures/index.ts';
 import type { DecoderModel } from '../spec.ts';
 import { dequantize } from './dequantize.ts';
-import { GgufError, readGguf, tensorBytes, type GgufFile } from './reader.ts';
+import { GGML_TYPES, GgufError, readGguf, tensorBytes, type GgufFile } from './reader.ts';
 
 export function ggufModel(bytes: Uint8Array, label = 'GGUF file'): { model: DecoderModel; file: GgufFile } {
   const file = readGguf(bytes, label);
@@ -16,11 +16,16 @@ export function ggufModel(bytes: Uint8Array, label = 'GGUF file'): { model: Deco
   const embedding = byName.get('token_embd.weight');
   if (!embedding || embedding.dims.length !== 2) throw new GgufError(`${label}: no 2-D token_embd.weight tensor`);
   const spec = architecture(arch, label).ggufSpec(file, embedding.dims[1]!, label);
+  const info = (name: string) => {
+    const t = byName.get(name);
+    if (!t) throw new GgufError(`${label}: no tensor ${name}`);
+    return t;
+  };
   const weights = {
-    get(name: string): Float32Array {
-      const t = byName.get(name);
-      if (!t) throw new GgufError(`${label}: no tensor ${name}`);
-      return dequantize(t, tensorBytes(bytes, file, t));
+    get: (name: string): Float32Array => dequantize(info(name), tensorBytes(bytes, file, info(name))),
+    sourceBitsPerValue(name: string): number {
+      const [, values, blockBytes] = GGML_TYPES[info(name).type]!;
+      return (blockBytes * 8) / values;
     },
   };
   return { model: { spec, weights }, file };
