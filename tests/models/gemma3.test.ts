@@ -142,6 +142,15 @@ describe.runIf(python)('Gemma 3 270M converted from GGUF', () => {
     expect(share).toBeGreaterThanOrEqual(goal);
   }, 3_600_000);
 
+  it('ships the tokenizer from the GGUF with Gemma\'s chat template and stops on <eos> (1) and <end_of_turn> (106)', () => {
+    const read = (file: string): unknown => JSON.parse(readFileSync(join(FOLDER, file), 'utf8'));
+    expect((read('generation_config.json') as { eos_token_id: number[] }).eos_token_id).toEqual([1, 106]);
+    const vocab = (read('tokenizer.json') as { model: { vocab: Array<[string, number]> | Record<string, number> } }).model.vocab;
+    const ids = new Map(Array.isArray(vocab) ? vocab.map(([piece], i) => [piece, i]) : Object.entries(vocab));
+    expect([ids.get('<eos>'), ids.get('<end_of_turn>')]).toEqual([1, 106]);
+    expect((read('tokenizer_config.json') as { chat_template: string }).chat_template).toContain('<start_of_turn>');
+  });
+
   it('stores q4 in at most 0.35× the bytes of fp32', () => {
     const bytes = (file: string): number => statSync(join(FOLDER, 'onnx', file)).size;
     expect(bytes('model_q4.onnx') / bytes('model.onnx')).toBeLessThanOrEqual(0.35);
