@@ -49,4 +49,3 @@ export function cachedPythonJson<T>(python: string, key: string, script: string,
   writeFileSync(path, JSON.stringify(result));
   return { result, dir };
 }
-
