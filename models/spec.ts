@@ -5,7 +5,8 @@
  *
  * Weights use llama.cpp's tensor names (token_embd, blk.N.attn_q, ...; the de-facto neutral naming
  * across architectures), as float32 matrices stored [out, in] row-major. Q/K rows are in the
- * interleaved-RoPE order (pairs (0,1), (2,3)… of each head), as llama2.c and GGUF both store them.
+ * RoPE order the spec's `rope` names: interleaved (pairs (0,1), (2,3)… of each head, as llama2.c and GGUF
+ * store Llama's) unless it says 'halves'.
  */
 import type { NBitsWeight } from './onnx/quantize.ts';
 
@@ -28,7 +29,18 @@ export interface DecoderSpec {
   vocabSize: number;
   contextLength: number;
   norm: { kind: 'rms'; eps: number };
-  activation: 'silu';
+  /** FFN gate activation: SiLU (Llama) or GELU with the tanh approximation (Gemma). */
+  activation: 'silu' | 'gelu_tanh';
+  /** Token embeddings are multiplied by this before the first layer (Gemma: √dim); absent means 1. */
+  embeddingScale?: number;
+  /** Multiplier of the attention scores q·k; absent means 1/√headSize. */
+  attentionScale?: number;
+  /** Which dimensions of a head RoPE rotates together: (2i, 2i+1), or (i, i + headSize/2) (NeoX, Gemma); absent means interleaved. */
+  rope?: 'interleaved' | 'halves';
+  /** RMSNorm over each head of Q and K before RoPE (tensors attn_q_norm, attn_k_norm). */
+  qkNorm?: boolean;
+  /** RMSNorm on the attention and FFN outputs before they join the residual (post_attention_norm, post_ffw_norm). */
+  postNorms?: boolean;
   layers: LayerSpec[];
   /** `stop`: every id that ends generation (EOS and end-of-turn tokens) when there is more than `eos`. */
   tokens: { bos: number; eos: number; pad?: number; unk?: number; stop?: number[] };
@@ -45,6 +57,8 @@ export interface DecoderWeights {
    * Q8_0); null otherwise.
    */
   blocks?(name: string, maxBits: 4 | 8): NBitsWeight | null;
+  /** Bits per value the source stores the tensor in (block scales included: Q4_K 4.5, Q6_K 6.6); absent for float sources. */
+  sourceBitsPerValue?(name: string): number;
 }
 
 export interface DecoderModel {
@@ -60,7 +74,10 @@ export const W = {
   embedding: 'token_embd.weight',
   outputNorm: 'output_norm.weight',
   output: 'output.weight',
-  layer: (l: number, t: 'attn_norm' | 'attn_q' | 'attn_k' | 'attn_v' | 'attn_output' | 'ffn_norm' | 'ffn_gate' | 'ffn_up' | 'ffn_down') => `blk.${l}.${t}.weight`,
+  layer: (
+    l: number,
+    t: 'attn_norm' | 'attn_q' | 'attn_k' | 'attn_v' | 'attn_q_norm' | 'attn_k_norm' | 'attn_output' | 'post_attention_norm' | 'ffn_norm' | 'ffn_gate' | 'ffn_up' | 'ffn_down' | 'post_ffw_norm',
+  ) => `blk.${l}.${t}.weight`,
 } as const;
 
 /** The shortest decimal that rounds to the same float32: 1e-5, not 9.999999747378752e-06. */

@@ -7,6 +7,7 @@ import type { GgufFile } from '../gguf/reader.ts';
 import type { BuiltGraph, GraphOptions } from '../onnx/llama.ts';
 import type { WeightDtype } from '../onnx/linear.ts';
 import type { DecoderModel, DecoderSpec } from '../spec.ts';
+import { GEMMA3 } from './gemma3.ts';
 import { LLAMA } from './llama.ts';
 
 export interface Architecture {
@@ -20,6 +21,7 @@ export interface Architecture {
 
 export const ARCHITECTURES: Record<string, Architecture> = {
   llama: LLAMA,
+  gemma3: GEMMA3,
 };
 
 export class UnsupportedArchitectureError extends Error {

@@ -13,7 +13,6 @@ function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec
   const nLayers = num('block_count');
   const headSize = num('rope.dimension_count', dim / nHeads);
   const ropeTheta = num('rope.freq_base', 10000);
-  const token = (name: string): number | undefined => (file.metadata[`tokenizer.ggml.${name}_token_id`] === undefined ? undefined : ggufNumber(file, `tokenizer.ggml.${name}_token_id`, label));
   return {
     architecture: 'llama',
     dim,
@@ -27,9 +26,15 @@ function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec
     norm: { kind: 'rms', eps: shortestFloat32(num('attention.layer_norm_rms_epsilon')) },
     activation: 'silu',
     layers: Array.from({ length: nLayers }, () => ({ attention: 'global', window: null, ropeTheta })),
-    tokens: { bos: token('bos') ?? 1, eos: token('eos') ?? 2, ...(token('padding') !== undefined && { pad: token('padding') }), ...(token('unknown') !== undefined && { unk: token('unknown') }) },
+    tokens: ggufTokens(file, label),
     tiedEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
   };
+}
+
+/** Special token ids from the `tokenizer.ggml.*_token_id` keys (bos/eos default to SentencePiece's 1/2). */
+export function ggufTokens(file: GgufFile, label: string): DecoderSpec['tokens'] {
+  const token = (name: string): number | undefined => (file.metadata[`tokenizer.ggml.${name}_token_id`] === undefined ? undefined : ggufNumber(file, `tokenizer.ggml.${name}_token_id`, label));
+  return { bos: token('bos') ?? 1, eos: token('eos') ?? 2, ...(token('padding') !== undefined && { pad: token('padding') }), ...(token('unknown') !== undefined && { unk: token('unknown') }) };
 }
 
 export const LLAMA: Architecture = {

@@ -7,7 +7,7 @@ import { architecture } from '../architectures/index.ts';
 import type { DecoderModel, DecoderWeights } from '../spec.ts';
 import { transcodeBlocks } from './transcode.ts';
 import { dequantize } from './dequantize.ts';
-import { GgufError, readGguf, tensorBytes, type GgufFile, type GgufTensorInfo } from './reader.ts';
+import { GGML_TYPES, GgufError, readGguf, tensorBytes, type GgufFile, type GgufTensorInfo } from './reader.ts';
 
 export function ggufModel(bytes: Uint8Array, label = 'GGUF file'): { model: DecoderModel; file: GgufFile } {
   const file = readGguf(bytes, label);
@@ -25,6 +25,10 @@ export function ggufModel(bytes: Uint8Array, label = 'GGUF file'): { model: Deco
   const weights: DecoderWeights = {
     get: (name) => dequantize(tensor(name), tensorBytes(bytes, file, tensor(name))),
     blocks: (name, maxBits) => transcodeBlocks(tensor(name), tensorBytes(bytes, file, tensor(name)), maxBits),
+    sourceBitsPerValue(name) {
+      const [, values, blockBytes] = GGML_TYPES[tensor(name).type]!;
+      return (blockBytes * 8) / values;
+    },
   };
   return { model: { spec, weights }, file };
 }

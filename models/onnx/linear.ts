@@ -35,6 +35,11 @@ export interface LinearOptions {
   blocks?: NBitsWeight | null;
   /** float16 activations: MatMulNBits scales (and float zero points) are stored as float16. */
   float16?: boolean;
+  /**
+   * 8-bit weights through MatMulNBits (block-wise; activations stay float) instead of DynamicQuantizeMatMul,
+   * for models whose activations have outliers that per-tensor activation quantization loses (Gemma).
+   */
+  weightOnly8?: boolean;
 }
 
 /**
@@ -54,7 +59,7 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
   } else if (bits === null) {
     const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
     y = g.node('MatMul', name, [x, wt], outputs)[0]!;
-  } else if (bits === 8) {
+  } else if (bits === 8 && !opts.weightOnly8) {
     const { data, scales } = quantizeInt8Rows(weight, n, k, INT8_WEIGHT_MAX);
     const b = g.initializer(`${name}.weight_int8`, 'int8', [k, n], transpose(data, n, k));
     const sc = g.initializer(`${name}.scales`, 'float32', [n], scales);

@@ -9,8 +9,8 @@
  * a multiple of 16), RotaryEmbedding plus batched MatMul attention otherwise, QuickGelu(alpha=1) for
  * SiLU and MatMulNBits (4-bit) or DynamicQuantizeMatMul (8-bit) for quantized weights.
  */
-import { kvDim, qDim, W, type DecoderModel } from '../spec.ts';
-import { quantizedEmbedding } from './block-embedding.ts';
+import { kvDim, qDim, W, type DecoderModel, type DecoderSpec, type DecoderWeights } from '../spec.ts';
+import { quantizedEmbedding, type QuantizedEmbedding } from './block-embedding.ts';
 import { GraphBuilder } from './graph.ts';
 import { BITS, linear as linearLayer, MS, QUANTIZATION, type WeightDtype } from './linear.ts';
 import { toFloat16 } from './half.ts';
@@ -46,13 +46,12 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   const qd = qDim(s);
   const useGqa = hs % 16 === 0;
   const bits = BITS[dtype];
-  const eps = { float: s.norm.eps };
   // q4f16: float16 activations, weights' scales, norms, RoPE tables and KV cache; logits stay float32.
   const half = dtype === 'q4f16';
   const ft = half ? 'float16' : 'float32';
   if (half && !useGqa) throw new Error(`q4f16 needs GroupQueryAttention (head size ${hs} is not a multiple of 16)`);
   /** A float initializer in the graph's activation type. */
-  const floats = (name: string, dims: number[], v: Float32Array): string => (half ? g.initializer(name, 'float16', dims, toFloat16(v)) : g.initializer(name, 'float32', dims, v));
+  const floats = (name: string, dims: number[], v: Float32Array): string => floatInitializer(g, name, dims, v, half);
   let linearWeightBytes = 0;
   if (new Set(s.layers.map((l) => `${l.attention} ${l.ropeTheta}`)).size !== 1 || s.layers[0]!.attention !== 'global') {
     throw new Error('the llama graph needs every layer to use global attention with one RoPE base');
@@ -72,43 +71,18 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     return b;
   };
 
-  const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
-  const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
-  const past = Array.from({ length: s.nLayers }, (_, l) => ({
-    key: g.input(`past_key_values.${l}.key`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
-    value: g.input(`past_key_values.${l}.value`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
-  }));
-  const logitsToKeep = options.numLogitsToKeep ? g.input('num_logits_to_keep', 'int64', []) : null;
-  g.output('logits', 'float32', ['batch_size', logitsToKeep ? 'num_logits' : 'sequence_length', s.vocabSize]);
-  // Final (normed) hidden states, for embeddings and trained classifiers; transformers.js ignores it.
-  g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', s.dim]);
-  for (let l = 0; l < s.nLayers; l++) {
-    for (const kind of ['key', 'value']) {
-      g.output(`present.${l}.${kind}`, ft, ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
-    }
-  }
-
-  const table = w.get(W.embedding);
-  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null, half) : null;
-  const embedding = quantized ? null : floats('model.embed_tokens.weight', [s.vocabSize, s.dim], table);
+  const { inputIds, attentionMask, positionIds, past, logitsToKeep } = decoderIO(g, s, options, ft);
+  const embedding = tokenEmbedding(g, s, w, bits, options, half);
   const { cos, sin } = ropeCache(s.contextLength, hs, s.layers[0]!.ropeTheta);
   const cosCache = floats('rope.cos_cache', [s.contextLength, hs / 2], cos);
   const sinCache = floats('rope.sin_cache', [s.contextLength, hs / 2], sin);
-  const x0 = quantized ? quantized.lookup(inputIds) : g.op('Gather', '/model/embed_tokens', [embedding!, inputIds], { axis: 0 });
+  const x0 = embedding.lookup(inputIds);
 
   // Per-sequence values derived once from attention_mask and shared by every layer.
   const attentionInputs = useGqa ? gqaLengths(g, attentionMask) : additiveCausalMask(g, inputIds, attentionMask);
 
-  let residual = x0;
-  let pending: string | null = null; // the sub-layer output still to be added to the residual stream
-  const norm = (name: string, gamma: Float32Array): string => {
-    const weight = floats(`${name}.weight`, [s.dim], gamma);
-    if (pending === null) return g.op('SimplifiedLayerNormalization', name, [residual, weight], { axis: -1, epsilon: eps });
-    const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', name, [pending, residual, weight], [`${name}/out`, '', '', `${name}/residual`], { epsilon: eps }, MS);
-    residual = sum!;
-    return normed!;
-  };
+  const stream = residualStream(g, x0, s.dim, s.norm.eps, half);
+  const norm = stream.norm;
 
   for (let l = 0; l < s.nLayers; l++) {
     const p = `/model/layers.${l}`;
@@ -136,46 +110,26 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
         positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, qDim: qd, kvDim: kv,
       });
     }
-    pending = linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd, { blocks: blocksOf(W.layer(l, 'attn_output')) });
+    stream.add(linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd, { blocks: blocksOf(W.layer(l, 'attn_output')) }));
     const h2 = norm(`${p}/post_attention_layernorm`, w.get(W.layer(l, 'ffn_norm')));
     const gate = linear(`${p}/mlp/gate_proj`, h2, w.get(W.layer(l, 'ffn_gate')), s.hiddenDim, s.dim, { blocks: blocksOf(W.layer(l, 'ffn_gate')) });
     const up = linear(`${p}/mlp/up_proj`, h2, w.get(W.layer(l, 'ffn_up')), s.hiddenDim, s.dim, { blocks: blocksOf(W.layer(l, 'ffn_up')) });
     // SiLU: x·σ(x). QuickGelu(alpha=1) fuses it in float32; float16 takes the plain ops every backend has.
     const act = half ? g.op('Mul', `${p}/mlp/silu`, [gate, g.op('Sigmoid', `${p}/mlp/sigmoid`, [gate])]) : g.op('QuickGelu', `${p}/mlp/silu`, [gate], { alpha: { float: 1 } }, MS);
     const gated = g.op('Mul', `${p}/mlp/gated`, [act, up]);
-    pending = linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim, { blocks: blocksOf(W.layer(l, 'ffn_down')) });
+    stream.add(linear(`${p}/mlp/down_proj`, gated, w.get(W.layer(l, 'ffn_down')), s.dim, s.hiddenDim, { blocks: blocksOf(W.layer(l, 'ffn_down')) }));
   }
   const hf = norm('/model/norm', w.get(W.outputNorm));
   if (half) g.node('Cast', '/model/last_hidden_state', [hf], ['last_hidden_state'], { to: 1 });
   else g.node('Identity', '/model/last_hidden_state', [hf], ['last_hidden_state']);
-  const logitsOut = half ? '/lm_head/logits_f16' : 'logits';
-  // Only the last `num_logits_to_keep` positions reach the LM head (Slice from −0 keeps them all).
-  const headInput = logitsToKeep
-    ? g.op('Slice', '/lm_head/keep', [hf, g.op('Unsqueeze', '/lm_head/keep_start', [g.op('Neg', '/lm_head/keep_neg', [logitsToKeep]), g.int64s([0])]), g.int64s([Number.MAX_SAFE_INTEGER]), g.int64s([1])])
-    : hf;
-
-  if (bits === null) {
-    // Tied classifier as Gemm(transB=1) so the embedding table is stored and held once.
-    const flat = g.op('Reshape', '/lm_head/flatten', [headInput, g.int64s([-1, s.dim])]);
-    const logits2d = g.op('Gemm', '/lm_head/gemm', [flat, s.tiedEmbeddings ? embedding! : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.get(W.output))], { transB: 1 });
-    const leading = logitsToKeep ? g.op('Shape', '/lm_head/kept_shape', [headInput], { end: 2 }) : g.op('Shape', '/lm_head/ids_shape', [inputIds]);
-    const outShape = g.op('Concat', '/lm_head/out_shape', [leading, g.int64s([s.vocabSize])], { axis: 0 });
-    g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
-    linearWeightBytes += s.tiedEmbeddings ? table.byteLength : 0;
-  } else if (quantized && s.tiedEmbeddings) {
-    quantized.head(headInput, logitsOut);
-    linearWeightBytes += quantized.bytes;
-  } else {
-    linear('/lm_head', headInput, s.tiedEmbeddings ? table : w.get(W.output), s.vocabSize, s.dim, { output: logitsOut, blocks: s.tiedEmbeddings ? null : blocksOf(W.output) });
-  }
-  if (half) g.node('Cast', '/lm_head/to_float32', [logitsOut], ['logits'], { to: 1 });
+  linearWeightBytes += lmHead(g, s, w, bits, hf, inputIds, logitsToKeep, embedding, { half, blocks: s.tiedEmbeddings ? null : blocksOf(W.output) });
 
   return {
     bytes: g.encode('llama', producerVersion, { '': 17, [MS]: 1 }),
     nodeCount: g.nodeCount,
     attention: useGqa ? 'GroupQueryAttention' : 'RotaryEmbedding+MatMul',
     linearWeightBytes,
-    ...((kept.length > 0 || quantized) && { quantization: describe(dtype, kept, quantized !== null, 7 * s.nLayers) }),
+    ...((kept.length > 0 || embedding.quantized) && { quantization: describe(dtype, kept, embedding.quantized !== null, 7 * s.nLayers) }),
   };
 }
 
@@ -186,13 +140,113 @@ function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolea
   return parts.join('; ');
 }
 
-interface GqaLengths {
+/** A float initializer in `half` precision (float16) or float32. */
+function floatInitializer(g: GraphBuilder, name: string, dims: number[], v: Float32Array, half: boolean): string {
+  return half ? g.initializer(name, 'float16', dims, toFloat16(v)) : g.initializer(name, 'float32', dims, v);
+}
+
+/** The graph inputs and outputs transformers.js feeds and reads for a decoder with past (KV cache in `ft`). */
+export function decoderIO(g: GraphBuilder, s: DecoderSpec, options: GraphOptions, ft: 'float32' | 'float16' = 'float32') {
+  const hs = s.headSize;
+  const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  const past = Array.from({ length: s.nLayers }, (_, l) => ({
+    key: g.input(`past_key_values.${l}.key`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+    value: g.input(`past_key_values.${l}.value`, ft, ['batch_size', s.nKvHeads, 'past_sequence_length', hs]),
+  }));
+  const logitsToKeep = options.numLogitsToKeep ? g.input('num_logits_to_keep', 'int64', []) : null;
+  g.output('logits', 'float32', ['batch_size', logitsToKeep ? 'num_logits' : 'sequence_length', s.vocabSize]);
+  // Final (normed) hidden states, for embeddings and trained classifiers; transformers.js ignores it.
+  g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', s.dim]);
+  for (let l = 0; l < s.nLayers; l++) {
+    for (const kind of ['key', 'value']) {
+      g.output(`present.${l}.${kind}`, ft, ['batch_size', s.nKvHeads, 'total_sequence_length', hs]);
+    }
+  }
+  return { inputIds, attentionMask, positionIds, past, logitsToKeep };
+}
+
+/** The token table: float (fp32, or when not asked to quantize it) or 8-bit blocks (block-embedding.ts). */
+export interface TokenEmbedding {
+  table: Float32Array;
+  float: string | null;
+  quantized: QuantizedEmbedding | null;
+  lookup(ids: string): string;
+}
+
+export function tokenEmbedding(g: GraphBuilder, s: DecoderSpec, w: DecoderWeights, bits: 4 | 8 | null, options: GraphOptions, half = false): TokenEmbedding {
+  const table = w.get(W.embedding);
+  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null, half) : null;
+  const float = quantized ? null : floatInitializer(g, 'model.embed_tokens.weight', [s.vocabSize, s.dim], table, half);
+  return {
+    table,
+    float,
+    quantized,
+    lookup: (ids) => (quantized ? quantized.lookup(ids) : g.op('Gather', '/model/embed_tokens', [float!, ids], { axis: 0 })),
+  };
+}
+
+/**
+ * The residual stream with pre-norms: `norm` normalises the stream, first adding the pending
+ * sub-layer output with one fused SkipSimplifiedLayerNormalization; `add` queues a sub-layer output.
+ */
+export function residualStream(g: GraphBuilder, x0: string, dim: number, eps: number, half = false) {
+  let residual = x0;
+  let pending: string | null = null;
+  const epsilon = { float: eps };
+  return {
+    norm(name: string, gamma: Float32Array): string {
+      const weight = floatInitializer(g, `${name}.weight`, [dim], gamma, half);
+      if (pending === null) return g.op('SimplifiedLayerNormalization', name, [residual, weight], { axis: -1, epsilon });
+      const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', name, [pending, residual, weight], [`${name}/out`, '', '', `${name}/residual`], { epsilon }, MS);
+      residual = sum!;
+      pending = null;
+      return normed!;
+    },
+    add(output: string): void {
+      pending = output;
+    },
+  };
+}
+
+/**
+ * The LM head on the final hidden states; only the last `num_logits_to_keep` positions reach it
+ * (Slice from −0 keeps them all). `half`: float16 activations, cast to float32 logits. Returns the bytes of weights it adds.
+ */
+export function lmHead(g: GraphBuilder, s: DecoderSpec, w: DecoderWeights, bits: 4 | 8 | null, hf: string, inputIds: string, logitsToKeep: string | null, embedding: TokenEmbedding, opts: { half?: boolean; blocks?: NBitsWeight | null } = {}): number {
+  const headInput = logitsToKeep
+    ? g.op('Slice', '/lm_head/keep', [hf, g.op('Unsqueeze', '/lm_head/keep_start', [g.op('Neg', '/lm_head/keep_neg', [logitsToKeep]), g.int64s([0])]), g.int64s([Number.MAX_SAFE_INTEGER]), g.int64s([1])])
+    : hf;
+  if (bits === null) {
+    // Tied classifier as Gemm(transB=1) so the embedding table is stored and held once.
+    const flat = g.op('Reshape', '/lm_head/flatten', [headInput, g.int64s([-1, s.dim])]);
+    const logits2d = g.op('Gemm', '/lm_head/gemm', [flat, s.tiedEmbeddings ? embedding.float! : g.initializer('lm_head.weight', 'float32', [s.vocabSize, s.dim], w.get(W.output))], { transB: 1 });
+    const leading = logitsToKeep ? g.op('Shape', '/lm_head/kept_shape', [headInput], { end: 2 }) : g.op('Shape', '/lm_head/ids_shape', [inputIds]);
+    const outShape = g.op('Concat', '/lm_head/out_shape', [leading, g.int64s([s.vocabSize])], { axis: 0 });
+    g.node('Reshape', '/lm_head/unflatten', [logits2d, outShape], ['logits']);
+    return s.tiedEmbeddings ? embedding.table.byteLength : 0;
+  }
+  const logitsOut = opts.half ? '/lm_head/logits_f16' : 'logits';
+  let bytes: number;
+  if (embedding.quantized && s.tiedEmbeddings) {
+    embedding.quantized.head(headInput, logitsOut);
+    bytes = embedding.quantized.bytes;
+  } else {
+    const weight = s.tiedEmbeddings ? embedding.table : w.get(W.output);
+    bytes = linearLayer(g, '/lm_head', headInput, weight, s.vocabSize, s.dim, bits, { output: logitsOut, blocks: opts.blocks ?? null, ...(opts.half && { float16: true }) }).weightBytes;
+  }
+  if (opts.half) g.node('Cast', '/lm_head/to_float32', [logitsOut], ['logits'], { to: 1 });
+  return bytes;
+}
+
+export interface GqaLengths {
   seqlensK: string;
   totalLength: string;
 }
 
 /** GroupQueryAttention wants int32 (valid length − 1) per row and the total length as a scalar. */
-function gqaLengths(g: GraphBuilder, attentionMask: string): GqaLengths {
+export function gqaLengths(g: GraphBuilder, attentionMask: string): GqaLengths {
   const sum = g.op('ReduceSum', '/attn_mask/sum', [attentionMask, g.int64s([1])], { keepdims: 0 });
   const minusOne = g.op('Sub', '/attn_mask/minus_one', [sum, g.int64s([1], true)]);
   const seqlensK = g.op('Cast', '/attn_mask/seqlens_k', [minusOne], { to: 6 });
@@ -265,7 +319,7 @@ export function ropeCache(seqLen: number, hs: number, theta: number): { cos: Flo
   return { cos, sin };
 }
 
-function concat(...parts: Float32Array[]): Float32Array {
+export function concat(...parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -176,6 +176,6 @@ describe('GGUF conversion errors', () => {
     expect(new TextDecoder().decode(bytes.subarray(at, at + 5))).toBe('llama');
     bytes.set(new TextEncoder().encode('mamba'), at);
     expect(() => ggufModel(bytes, 'mamba.gguf')).toThrow(UnsupportedArchitectureError);
-    expect(() => ggufModel(bytes, 'mamba.gguf')).toThrow('mamba.gguf: architecture "mamba" is not supported (supported: llama)');
+    expect(() => ggufModel(bytes, 'mamba.gguf')).toThrow('mamba.gguf: architecture "mamba" is not supported (supported: llama, gemma3)');
   });
 });

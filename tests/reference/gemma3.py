@@ -1,10 +1,12 @@
 """Gemma 3 text model, float64, written from the architecture (HF Gemma3ForCausalLM) to check our export.
 
 Reads the weights of a GGUF file through llama.cpp's own `gguf` package (its dequantizers), not through
-anything the converter wrote. Usage:
+anything the converter wrote. Usage, all in one process so the weights are dequantized once:
 
-    python gemma3.py MODEL.gguf logits IDS_JSON OUT.f32    # float32 logits [len(ids), vocab] of one forward
-    python gemma3.py MODEL.gguf greedy IDS_JSON N          # prints the N greedy next ids as JSON
+    python gemma3.py MODEL.gguf REQUEST_JSON OUT.f32
+      REQUEST_JSON: {"logits": IDS, "greedy": [IDS, ...], "n": N}
+      writes float32 logits [len(logits ids), vocab] of one forward to OUT.f32 and prints
+      {"greedy": [[N greedy next ids], ...]} (decoded with a KV cache, one logits row per step)
 
 Architecture, from the GGUF metadata where it is there and from Gemma 3's definition where it is not:
 embedding × √width; per layer RMSNorm → Q/K/V → per-head RMSNorm of Q and K → RoPE (rotate-halves) →
@@ -49,21 +51,24 @@ class Gemma3:
     def rms(self, x, weight):
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * weight
 
-    def rope(self, x, base):
-        # x: [heads, n, head_dim], rotating the two halves of each head.
+    def rope(self, x, base, start=0):
+        # x: [heads, n, head_dim] at positions start.., rotating the two halves of each head.
         n = x.shape[1]
         half = self.head_dim // 2
         inv = base ** (-np.arange(half, dtype=np.float64) * 2 / self.head_dim)
-        ang = np.arange(n, dtype=np.float64)[:, None] * inv[None, :]
+        ang = np.arange(start, start + n, dtype=np.float64)[:, None] * inv[None, :]
         cos, sin = np.cos(ang), np.sin(ang)
         x1, x2 = x[..., :half], x[..., half:]
         return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
-    def hidden(self, ids):
+    def hidden(self, ids, cache=None):
+        """Final hidden states of `ids` following the cache's positions; `cache` (a list of per-layer
+        (k, v) after RoPE, extended in place) holds the keys and values of the earlier positions."""
         w = self.w
         n = len(ids)
+        start = cache[0][0].shape[1] if cache and cache[0] is not None else 0
         h = w['token_embd.weight'][ids] * np.sqrt(self.width)
-        pos = np.arange(n)
+        pos = np.arange(start, start + n)
         for l in range(self.layers):
             p = f'blk.{l}.'
             x = self.rms(h, w[p + 'attn_norm.weight'])
@@ -73,10 +78,16 @@ class Gemma3:
             q = self.rms(q, w[p + 'attn_q_norm.weight'])
             k = self.rms(k, w[p + 'attn_k_norm.weight'])
             base = LOCAL_ROPE_BASE if self.is_local(l) else self.global_base
-            q, k = self.rope(q, base), self.rope(k, base)
-            allowed = pos[None, :] <= pos[:, None]
+            q, k = self.rope(q, base, start), self.rope(k, base, start)
+            if cache is not None:
+                if cache[l] is not None:
+                    k = np.concatenate([cache[l][0], k], axis=1)
+                    v = np.concatenate([cache[l][1], v], axis=1)
+                cache[l] = (k, v)
+            keys = np.arange(k.shape[1])
+            allowed = keys[None, :] <= pos[:, None]
             if self.is_local(l):
-                allowed &= pos[:, None] - pos[None, :] < self.window
+                allowed &= pos[:, None] - keys[None, :] < self.window
             group = self.heads // self.kv_heads
             out = np.empty((self.heads, n, self.head_dim))
             for hd in range(self.heads):
@@ -93,27 +104,26 @@ class Gemma3:
             h = h + self.rms(m, w[p + 'post_ffw_norm.weight'])
         return self.rms(h, w['output_norm.weight'])
 
-    def logits(self, ids, last_only=False):
-        h = self.hidden(ids)
-        if last_only:
-            h = h[-1:]
-        return h @ self.w['token_embd.weight'].T
+    def logits(self, ids):
+        return self.hidden(ids) @ self.w['token_embd.weight'].T
+
+    def greedy(self, ids, n):
+        cache = [None] * self.layers
+        h = self.hidden(ids, cache)[-1]
+        out = []
+        while True:
+            out.append(int(np.argmax(self.w['token_embd.weight'] @ h)))
+            if len(out) == n:
+                return out
+            h = self.hidden(out[-1:], cache)[-1]
 
 
 def main():
-    path, mode, ids_json, arg = sys.argv[1:5]
+    path, request_json, out_path = sys.argv[1:4]
     model = Gemma3(path)
-    ids = json.loads(ids_json)
-    if mode == 'logits':
-        model.logits(ids).astype('<f4').tofile(arg)
-    elif mode == 'greedy':
-        out = []
-        for _ in range(int(arg)):
-            nxt = int(np.argmax(model.logits(ids + out, last_only=True)[0]))
-            out.append(nxt)
-        print(json.dumps(out))
-    else:
-        raise SystemExit(f'unknown mode {mode}')
+    request = json.loads(request_json)
+    model.logits(request['logits']).astype('<f4').tofile(out_path)
+    print(json.dumps({'greedy': [model.greedy(ids, request['n']) for ids in request['greedy']]}))
 
 
 if __name__ == '__main__':

@@ -30,16 +30,18 @@ export class NodeDecoder {
     this.length = 0;
   }
 
-  /** Feeds `ids` after everything fed so far; returns one logits row per id. */
-  async feed(ids: number[]): Promise<Float32Array[]> {
+  /**
+   * Feeds `ids` after everything fed so far; returns one logits row per id, or per each of the last
+   * `keep` ids when the graph has a `num_logits_to_keep` input (0 or absent: every id).
+   */
+  async feed(ids: number[], keep = 0): Promise<Float32Array[]> {
     const total = this.length + ids.length;
     const out = await this.session.run({
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(this.length + i)), [1, ids.length]),
       ...this.past,
-      // 0 = logits for every position fed (graphs that declare the input; transformers.js feeds it alike).
-      ...(this.session.inputNames.includes('num_logits_to_keep') && { num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(0n), []) }),
+      ...(this.session.inputNames.includes('num_logits_to_keep') && { num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(keep)), []) }),
     });
     this.length = total;
     this.past = {};
@@ -48,7 +50,7 @@ export class NodeDecoder {
     }
     const logits = out.logits!.data as Float32Array;
     const v = this.shape.vocab;
-    return ids.map((_, i) => logits.subarray(i * v, (i + 1) * v)); // views, not copies: the bench times this
+    return Array.from({ length: logits.length / v }, (_, i) => logits.subarray(i * v, (i + 1) * v)); // views, not copies: the bench times this
   }
 
   private emptyPast(): Record<string, ort.Tensor> {

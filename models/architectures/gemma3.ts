@@ -1,0 +1,101 @@
+/**
+ * Gemma 3 text models (GGUF `gemma3`, e.g. Gemma 3 270M): Llama's skeleton plus an embedding scaled by
+ * √width, RMSNorm of each Q/K head, norms after attention and after the FFN, a GELU-tanh gated FFN,
+ * rotate-halves RoPE, and local sliding-window layers (own RoPE base) between every sixth, global, layer.
+ */
+import type { Architecture } from './index.ts';
+import { ggufTokens } from './llama.ts';
+import { buildGemma3Graph } from '../onnx/gemma3.ts';
+import { ggufNumber, GgufError, type GgufFile, type GgufValue } from '../gguf/reader.ts';
+import { shortestFloat32, type DecoderSpec } from '../spec.ts';
+
+/** Gemma 3's layout, which GGUF does not record: layers 5, 11, 17… are global, the rest local with RoPE base 10,000. */
+const GLOBAL_EVERY = 6;
+const LOCAL_ROPE_BASE = 10000;
+
+function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec {
+  const num = (key: string, fallback?: number): number => ggufNumber(file, `gemma3.${key}`, label, fallback);
+  const dim = num('embedding_length');
+  const nHeads = num('attention.head_count');
+  const nLayers = num('block_count');
+  const headSize = num('attention.key_length'); // not width / heads in Gemma (640 / 4 ≠ 256)
+  const window = num('attention.sliding_window');
+  const globalTheta = num('rope.freq_base', 1e6);
+  const tokens = file.metadata['tokenizer.ggml.tokens'];
+  const endOfTurn = Array.isArray(tokens) ? (tokens as GgufValue[]).indexOf('<end_of_turn>') : -1;
+  if (endOfTurn < 0) throw new GgufError(`${label}: the vocabulary has no <end_of_turn> token`);
+  const special = ggufTokens(file, label);
+  return {
+    architecture: 'gemma3',
+    dim,
+    hiddenDim: num('feed_forward_length'),
+    nLayers,
+    nHeads,
+    nKvHeads: num('attention.head_count_kv', nHeads),
+    headSize,
+    vocabSize,
+    contextLength: num('context_length'),
+    norm: { kind: 'rms', eps: shortestFloat32(num('attention.layer_norm_rms_epsilon')) },
+    activation: 'gelu_tanh',
+    // llama.cpp scales scores by 1/√head_size for every size but 27B (query_pre_attn_scalar = head_dim).
+    attentionScale: 1 / Math.sqrt(headSize),
+    embeddingScale: Math.sqrt(dim),
+    rope: 'halves',
+    qkNorm: true,
+    postNorms: true,
+    layers: Array.from({ length: nLayers }, (_, l) =>
+      (l + 1) % GLOBAL_EVERY === 0 ? { attention: 'global', window: null, ropeTheta: globalTheta } : { attention: 'sliding', window, ropeTheta: LOCAL_ROPE_BASE },
+    ),
+    tokens: { ...special, stop: [special.eos, endOfTurn] },
+    tiedEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
+  };
+}
+
+/** config.json as transformers (Gemma3TextConfig) and transformers.js (`gemma3_text`) read it. */
+function config(s: DecoderSpec): object {
+  const local = s.layers.find((l) => l.attention === 'sliding');
+  const global = s.layers.find((l) => l.attention === 'global');
+  return {
+    architectures: ['Gemma3ForCausalLM'],
+    model_type: 'gemma3_text',
+    hidden_size: s.dim,
+    intermediate_size: s.hiddenDim,
+    num_hidden_layers: s.nLayers,
+    num_attention_heads: s.nHeads,
+    num_key_value_heads: s.nKvHeads,
+    head_dim: s.headSize,
+    vocab_size: s.vocabSize,
+    max_position_embeddings: s.contextLength,
+    hidden_activation: 'gelu_pytorch_tanh',
+    rms_norm_eps: shortestFloat32(s.norm.eps),
+    rope_theta: global?.ropeTheta ?? local!.ropeTheta,
+    rope_local_base_freq: local?.ropeTheta ?? global!.ropeTheta,
+    rope_scaling: null,
+    sliding_window: local?.window ?? null,
+    sliding_window_pattern: GLOBAL_EVERY,
+    layer_types: s.layers.map((l) => (l.attention === 'sliding' ? 'sliding_attention' : 'full_attention')),
+    query_pre_attn_scalar: Math.round(1 / (s.attentionScale ?? 1 / Math.sqrt(s.headSize)) ** 2),
+    attn_logit_softcapping: null,
+    final_logit_softcapping: null,
+    attention_bias: false,
+    attention_dropout: 0,
+    tie_word_embeddings: s.tiedEmbeddings,
+    bos_token_id: s.tokens.bos,
+    eos_token_id: s.tokens.stop ?? s.tokens.eos,
+    ...(s.tokens.pad !== undefined && { pad_token_id: s.tokens.pad }),
+    torch_dtype: 'float32',
+    use_cache: true,
+  };
+}
+
+function generationConfig(s: DecoderSpec): object {
+  return {
+    bos_token_id: s.tokens.bos,
+    eos_token_id: s.tokens.stop ?? s.tokens.eos,
+    ...(s.tokens.pad !== undefined && { pad_token_id: s.tokens.pad }),
+    max_length: s.contextLength,
+    do_sample: false,
+  };
+}
+
+export const GEMMA3: Architecture = { graph: buildGemma3Graph, config, generationConfig, ggufSpec };

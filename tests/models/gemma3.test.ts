@@ -1,0 +1,158 @@
+/**
+ * Gemma 3 270M converted from its Q4_K_M GGUF (npm run models -- gemma3-270m, built once into
+ * public/models and reused while current) against the float64 reference written from the architecture
+ * (tests/reference/gemma3.py, weights through llama.cpp's gguf package; its results cached in .cache).
+ * Prompts are ids of Gemma's vocabulary (tests/fixtures/gemma3-prompts.json).
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { staleReason } from '../../models/convert.ts';
+import { GEMMA3_270M, PROJECT_ROOT } from '../../models/sources.ts';
+import { gemma3Reference, type Gemma3Reference } from '../support/gemma3-reference.ts';
+import { maxAbsDiff, NodeDecoder } from '../support/ort-node.ts';
+import { ggufPython } from '../support/python.ts';
+
+const python = ggufPython();
+const FOLDER = join(PROJECT_ROOT, 'public', 'models', GEMMA3_270M.id);
+const SHAPE = { layers: 18, kvHeads: 1, headSize: 256, vocab: 262144 };
+const WINDOW = 512;
+const fixture = JSON.parse(readFileSync(join(PROJECT_ROOT, 'tests', 'fixtures', 'gemma3-prompts.json'), 'utf8')) as { chat: Array<{ ids: number[] }>; long: { ids: number[] } };
+const LONG = fixture.long.ids;
+const AGREEMENT_POSITIONS = 200;
+const GREEDY = 32;
+/** Everything the tests compare with, from one run of the reference. */
+let referenceRun: Promise<Gemma3Reference> | undefined;
+const reference = (): Promise<Gemma3Reference> => (referenceRun ??= gemma3Reference(python!, { logits: LONG, greedy: fixture.chat.map((c) => c.ids), n: GREEDY }));
+/** Prompt ids fed per run: 600 × 262,144 float logits at once would be 629 MB. */
+const CHUNK = 100;
+
+const open = (file: string): Promise<NodeDecoder> => NodeDecoder.open(join(FOLDER, 'onnx', file), SHAPE, { intraOpNumThreads: 2 });
+
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
+}
+
+/** Top-1 prediction at each position of `ids`, teacher-forced (every row of one pass). */
+async function teacherForcedTop1(file: string, ids: number[]): Promise<number[]> {
+  const d = await open(file);
+  const top: number[] = [];
+  for (let at = 0; at < ids.length; at += CHUNK) top.push(...(await d.feed(ids.slice(at, at + CHUNK))).map(argmax));
+  return top;
+}
+
+const agreement = (a: number[], b: number[]): number => a.filter((x, i) => x === b[i]).length / a.length;
+
+/** fp32 over the long prompt, once: top-1 per position and its largest |logit − reference| per position. */
+let fp32Long: Promise<{ top1: number[]; maxDiff: number[] }> | undefined;
+function fp32LongPrompt(): Promise<{ top1: number[]; maxDiff: number[] }> {
+  fp32Long ??= (async () => {
+    const { logitsFile } = await reference();
+    expect(statSync(logitsFile).size).toBe(LONG.length * SHAPE.vocab * 4);
+    const fd = openSync(logitsFile, 'r');
+    const d = await open('model.onnx');
+    const top1: number[] = [];
+    const maxDiff: number[] = [];
+    const expected = new Float32Array(SHAPE.vocab);
+    try {
+      for (let at = 0; at < LONG.length; at += CHUNK) {
+        const rows = await d.feed(LONG.slice(at, at + CHUNK));
+        rows.forEach((row, i) => {
+          readSync(fd, new Uint8Array(expected.buffer), 0, expected.byteLength, (at + i) * expected.byteLength);
+          maxDiff.push(maxAbsDiff(row, expected));
+          top1.push(argmax(row));
+        });
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return { top1, maxDiff };
+  })();
+  return fp32Long;
+}
+
+describe.runIf(python)('Gemma 3 270M converted from GGUF', () => {
+  beforeAll(() => {
+    if (staleReason(FOLDER, [{ url: GEMMA3_270M.gguf.url, sha256: GEMMA3_270M.gguf.sha256, bytes: GEMMA3_270M.gguf.bytes }]) === null) return;
+    execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'models', 'cli.ts'), GEMMA3_270M.id], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  }, 1_800_000);
+
+  it('fp32 logits are within 1e-3 of the float64 reference at every position of a 600-token prompt crossing the 512-token window', async () => {
+    expect(LONG.length).toBe(600);
+    const { maxDiff } = await fp32LongPrompt();
+    expect(maxDiff).toHaveLength(LONG.length);
+    const worst = Math.max(...maxDiff);
+    console.log(`gemma3 fp32 vs reference: max |Δlogit| ${worst.toExponential(2)} (positions ≥ ${WINDOW}: ${Math.max(...maxDiff.slice(WINDOW)).toExponential(2)})`);
+    expect(worst).toBeLessThan(1e-3);
+  }, 3_600_000);
+
+  it('fp32 greedy-decodes the same 32 ids as the reference after each of 5 chat prompts', async () => {
+    const d = await open('model.onnx');
+    const { greedy } = await reference();
+    for (const [i, { ids }] of fixture.chat.entries()) {
+      d.reset();
+      const out: number[] = [];
+      let rows = await d.feed(ids, 1);
+      while (out.length < GREEDY) {
+        out.push(argmax(rows[0]!));
+        rows = await d.feed([out.at(-1)!], 1);
+      }
+      expect(out).toEqual(greedy[i]);
+    }
+  }, 3_600_000);
+
+  it('stock transformers.js greedy-decodes the same ids as the reference from the fp32 folder, up to its stop ids', async () => {
+    env.localModelPath = `${join(PROJECT_ROOT, 'public', 'models')}/`;
+    env.allowRemoteModels = false;
+    const model = await AutoModelForCausalLM.from_pretrained(GEMMA3_270M.id, { local_files_only: true, dtype: 'fp32' });
+    const config = JSON.parse(readFileSync(join(FOLDER, 'generation_config.json'), 'utf8')) as { eos_token_id: number[] };
+    const { greedy } = await reference();
+    for (const [i, { ids }] of fixture.chat.entries()) {
+      const ours = greedy[i]!;
+      const stop = ours.findIndex((id) => config.eos_token_id.includes(id));
+      const expected = stop < 0 ? ours : ours.slice(0, stop + 1);
+      const tensor = (values: number[]) => new Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
+      const output = await model.generate({ input_ids: tensor(ids), attention_mask: tensor(ids.map(() => 1)), max_new_tokens: GREEDY, do_sample: false } as Parameters<typeof model.generate>[0]);
+      expect(Array.from((output as unknown as { data: BigInt64Array }).data, Number).slice(ids.length)).toEqual(expected);
+    }
+    await model.dispose();
+  }, 3_600_000);
+
+  it('num_logits_to_keep = 1 returns only the last row, equal to that row of a full prefill', async () => {
+    const ids = fixture.chat[0]!.ids;
+    const full = await (await open('model_q4.onnx')).feed(ids);
+    const kept = await (await open('model_q4.onnx')).feed(ids, 1);
+    expect(kept).toHaveLength(1);
+    expect(full).toHaveLength(ids.length);
+    expect(maxAbsDiff(kept[0]!, full.at(-1)!)).toBeLessThan(1e-4);
+  }, 600_000);
+
+  it.each([
+    ['q8', 'model_quantized.onnx', 0.95],
+    ['q4', 'model_q4.onnx', 0.85],
+  ])('%s agrees with fp32 on teacher-forced top-1 predictions over 200 positions', async (dtype, file, goal) => {
+    const reference = (await fp32LongPrompt()).top1.slice(0, AGREEMENT_POSITIONS);
+    const ours = await teacherForcedTop1(file, LONG.slice(0, AGREEMENT_POSITIONS));
+    const share = agreement(ours, reference);
+    console.log(`gemma3 ${dtype} top-1 agreement with fp32: ${(share * 100).toFixed(1)} %`);
+    expect(share).toBeGreaterThanOrEqual(goal);
+  }, 3_600_000);
+
+  it('ships the tokenizer from the GGUF with Gemma\'s chat template and stops on <eos> (1) and <end_of_turn> (106)', () => {
+    const read = (file: string): unknown => JSON.parse(readFileSync(join(FOLDER, file), 'utf8'));
+    expect((read('generation_config.json') as { eos_token_id: number[] }).eos_token_id).toEqual([1, 106]);
+    const vocab = (read('tokenizer.json') as { model: { vocab: Array<[string, number]> | Record<string, number> } }).model.vocab;
+    const ids = new Map(Array.isArray(vocab) ? vocab.map(([piece], i) => [piece, i]) : Object.entries(vocab));
+    expect([ids.get('<eos>'), ids.get('<end_of_turn>')]).toEqual([1, 106]);
+    expect((read('tokenizer_config.json') as { chat_template: string }).chat_template).toContain('<start_of_turn>');
+  });
+
+  it('stores q4 in at most 0.35× the bytes of fp32', () => {
+    const bytes = (file: string): number => statSync(join(FOLDER, 'onnx', file)).size;
+    expect(bytes('model_q4.onnx') / bytes('model.onnx')).toBeLessThanOrEqual(0.35);
+  });
+});
