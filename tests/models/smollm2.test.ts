@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UnsupportedArchitectureError } from '../../models/architectures/index.ts';
 import { ggufModel } from '../../models/gguf/model.ts';
@@ -89,6 +90,23 @@ describe.runIf(python)('SmolLM2 fp32 against the float64 reference', () => {
       expect(ids, text).toEqual(reference.greedy[i]);
     }
   });
+
+  it('stock transformers.js greedy-decodes the same ids from the converted folder', async () => {
+    env.localModelPath = `${join(DIR, '..')}/`;
+    env.allowRemoteModels = false;
+    const model = await AutoModelForCausalLM.from_pretrained(SMOLLM2_135M_INSTRUCT.id, { local_files_only: true, dtype: 'fp32' });
+    for (const [i, text] of GREEDY_PROMPTS.entries()) {
+      const prompt = pieceIds(vocab, chat(text));
+      const inputs = { input_ids: new Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, prompt.length]), attention_mask: new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]) };
+      const output = await model.generate({ ...inputs, max_new_tokens: 32, do_sample: false });
+      const ids = Array.from((output as unknown as { data: BigInt64Array }).data, Number).slice(prompt.length);
+      console.log(`transformers.js: ${ids.length} ids for ${JSON.stringify(text)}`);
+      // transformers.js stops at an end-of-turn id (and includes it); the reference runs 32 steps regardless.
+      expect(ids, text).toEqual(reference.greedy[i]!.slice(0, ids.length));
+      expect(ids.length === 32 || [0, 2].includes(ids.at(-1)!), text).toBe(true);
+    }
+    await model.dispose();
+  }, 300_000);
 });
 
 describe('SmolLM2 quantized files', () => {
