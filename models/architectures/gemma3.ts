@@ -4,9 +4,9 @@
  * rotate-halves RoPE, and local sliding-window layers (own RoPE base) between every sixth, global, layer.
  */
 import type { Architecture } from './index.ts';
-import { ggufTokens } from './llama.ts';
+import { ggufCommon, ggufTokens } from './llama.ts';
 import { buildGemma3Graph } from '../onnx/gemma3.ts';
-import { ggufNumber, GgufError, type GgufFile, type GgufValue } from '../gguf/reader.ts';
+import { GgufError, type GgufFile, type GgufValue } from '../gguf/reader.ts';
 import { shortestFloat32, type DecoderSpec } from '../spec.ts';
 
 /** Gemma 3's layout, which GGUF does not record: layers 5, 11, 17… are global, the rest local with RoPE base 10,000. */
@@ -14,10 +14,8 @@ const GLOBAL_EVERY = 6;
 const LOCAL_ROPE_BASE = 10000;
 
 function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec {
-  const num = (key: string, fallback?: number): number => ggufNumber(file, `gemma3.${key}`, label, fallback);
-  const dim = num('embedding_length');
-  const nHeads = num('attention.head_count');
-  const nLayers = num('block_count');
+  const { num, common } = ggufCommon(file, 'gemma3', vocabSize, label);
+  const { dim, nLayers } = common;
   const headSize = num('attention.key_length'); // not width / heads in Gemma (640 / 4 ≠ 256)
   const window = num('attention.sliding_window');
   const globalTheta = num('rope.freq_base', 1e6);
@@ -26,16 +24,9 @@ function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec
   if (endOfTurn < 0) throw new GgufError(`${label}: the vocabulary has no <end_of_turn> token`);
   const special = ggufTokens(file, label);
   return {
+    ...common,
     architecture: 'gemma3',
-    dim,
-    hiddenDim: num('feed_forward_length'),
-    nLayers,
-    nHeads,
-    nKvHeads: num('attention.head_count_kv', nHeads),
     headSize,
-    vocabSize,
-    contextLength: num('context_length'),
-    norm: { kind: 'rms', eps: shortestFloat32(num('attention.layer_norm_rms_epsilon')) },
     activation: 'gelu_tanh',
     // llama.cpp scales scores by 1/√head_size for every size but 27B (query_pre_attn_scalar = head_dim).
     attentionScale: 1 / Math.sqrt(headSize),
@@ -47,7 +38,6 @@ function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec
       (l + 1) % GLOBAL_EVERY === 0 ? { attention: 'global', window: null, ropeTheta: globalTheta } : { attention: 'sliding', window, ropeTheta: LOCAL_ROPE_BASE },
     ),
     tokens: { ...special, stop: [special.eos, endOfTurn] },
-    tiedEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
   };
 }
 

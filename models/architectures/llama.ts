@@ -7,27 +7,37 @@ import { shortestFloat32, type DecoderSpec } from '../spec.ts';
 
 /** Hyper-parameters from the `llama.*` keys (names as llama.cpp's convert_hf_to_gguf writes them). */
 function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec {
-  const num = (key: string, fallback?: number): number => ggufNumber(file, `llama.${key}`, label, fallback);
-  const dim = num('embedding_length');
-  const nHeads = num('attention.head_count');
-  const nLayers = num('block_count');
-  const headSize = num('rope.dimension_count', dim / nHeads);
+  const { num, common } = ggufCommon(file, 'llama', vocabSize, label);
   const ropeTheta = num('rope.freq_base', 10000);
   return {
+    ...common,
     architecture: 'llama',
-    dim,
-    hiddenDim: num('feed_forward_length'),
-    nLayers,
-    nHeads,
-    nKvHeads: num('attention.head_count_kv', nHeads),
-    headSize,
-    vocabSize,
-    contextLength: num('context_length'),
-    norm: { kind: 'rms', eps: shortestFloat32(num('attention.layer_norm_rms_epsilon')) },
+    headSize: num('rope.dimension_count', common.dim / common.nHeads),
     activation: 'silu',
-    layers: Array.from({ length: nLayers }, () => ({ attention: 'global', window: null, ropeTheta })),
+    layers: Array.from({ length: common.nLayers }, () => ({ attention: 'global', window: null, ropeTheta })),
     tokens: ggufTokens(file, label),
-    tiedEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
+  };
+}
+
+type CommonSpec = Pick<DecoderSpec, 'dim' | 'hiddenDim' | 'nLayers' | 'nHeads' | 'nKvHeads' | 'vocabSize' | 'contextLength' | 'norm' | 'tiedEmbeddings'>;
+
+/** The hyper-parameters every GGUF decoder records under `<arch>.*` the same way, and a reader for the rest. */
+export function ggufCommon(file: GgufFile, arch: string, vocabSize: number, label: string): { num: (key: string, fallback?: number) => number; common: CommonSpec } {
+  const num = (key: string, fallback?: number): number => ggufNumber(file, `${arch}.${key}`, label, fallback);
+  const nHeads = num('attention.head_count');
+  return {
+    num,
+    common: {
+      dim: num('embedding_length'),
+      hiddenDim: num('feed_forward_length'),
+      nLayers: num('block_count'),
+      nHeads,
+      nKvHeads: num('attention.head_count_kv', nHeads),
+      vocabSize,
+      contextLength: num('context_length'),
+      norm: { kind: 'rms', eps: shortestFloat32(num('attention.layer_norm_rms_epsilon')) },
+      tiedEmbeddings: !file.tensors.some((t) => t.name === 'output.weight'),
+    },
   };
 }
 
