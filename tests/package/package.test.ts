@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../models/sources.ts';
 import { launchChromium } from '../../scripts/harness.ts';
 import { KNOWN_GOOD } from '../support/sources.ts';
-import { CLEAN_ENV, succeed, type Run } from './process.ts';
+import { CLEAN_ENV, plain, succeed, type Run } from './process.ts';
 import { readmeTypeErrors } from './readme-blocks.ts';
 
 /** Starts `vite preview` of the app on a free port; resolves with its URL once it listens. */
@@ -22,7 +22,7 @@ function startPreview(app: string): Promise<{ url: string; stop(): void }> {
     let seen = '';
     child.stdout.on('data', (d) => {
       seen += d;
-      const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(seen)?.[0];
+      const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(plain(seen))?.[0];
       if (url) resolve({ url, stop: () => child.kill() });
     });
     child.on('close', (code) => reject(new Error(`vite preview exited ${code}: ${seen}`)));
