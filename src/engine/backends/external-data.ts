@@ -10,6 +10,7 @@
  * data_location (14) = EXTERNAL. Every other field is copied as it is.
  */
 import { InvalidModelFileError } from '../../errors.ts';
+import { concatChunks } from '../../storage/download.ts';
 
 /** The name the initializers' bytes are mounted under in ORT's virtual file system. */
 export const WEIGHTS_PATH = 'model.weights';
@@ -56,7 +57,7 @@ function rewriteModel(bytes: Uint8Array): Uint8Array {
     if (f.number === MODEL_GRAPH && f.wire === WIRE_LEN) parts.push(...lengthDelimited(MODEL_GRAPH, rewriteGraph(bytes, f.value, f.end)));
     else parts.push(bytes.subarray(f.start, f.end));
   }
-  return concat(parts);
+  return concatChunks(parts);
 }
 
 function rewriteGraph(bytes: Uint8Array, start: number, end: number): Uint8Array {
@@ -65,7 +66,7 @@ function rewriteGraph(bytes: Uint8Array, start: number, end: number): Uint8Array
     if (f.number === GRAPH_INITIALIZER && f.wire === WIRE_LEN) parts.push(...lengthDelimited(GRAPH_INITIALIZER, rewriteTensor(bytes, f.value, f.end)));
     else parts.push(bytes.subarray(f.start, f.end));
   }
-  return concat(parts);
+  return concatChunks(parts);
 }
 
 /** The TensorProto with its raw_data replaced by a reference to the same bytes in the file; unchanged when small or not raw. */
@@ -74,10 +75,10 @@ function rewriteTensor(bytes: Uint8Array, start: number, end: number): Uint8Arra
   const raw = all.find((f) => f.number === TENSOR_RAW_DATA && f.wire === WIRE_LEN);
   if (!raw || raw.end - raw.value < MIN_EXTERNAL_BYTES) return bytes.subarray(start, end);
   const parts = all.filter((f) => f !== raw && f.number !== TENSOR_DATA_LOCATION).map((f) => bytes.subarray(f.start, f.end));
-  const entry = (key: string, value: string): Uint8Array[] => lengthDelimited(TENSOR_EXTERNAL_DATA, concat([...stringField(1, key), ...stringField(2, value)]));
+  const entry = (key: string, value: string): Uint8Array[] => lengthDelimited(TENSOR_EXTERNAL_DATA, concatChunks([...stringField(1, key), ...stringField(2, value)]));
   parts.push(...entry('location', WEIGHTS_PATH), ...entry('offset', String(raw.value)), ...entry('length', String(raw.end - raw.value)));
   parts.push(varint(TENSOR_DATA_LOCATION * 8 + WIRE_VARINT), varint(DATA_LOCATION_EXTERNAL));
-  return concat(parts);
+  return concatChunks(parts);
 }
 
 function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
@@ -141,14 +142,4 @@ function lengthDelimited(field: number, payload: Uint8Array): Uint8Array[] {
 
 function stringField(field: number, text: string): Uint8Array[] {
   return lengthDelimited(field, new TextEncoder().encode(text));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
 }
