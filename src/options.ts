@@ -66,18 +66,18 @@ export function validateGenerateOptions(prompt: unknown, o: GenerateOptions, ext
   return opts;
 }
 
-export function validateLoadOptions(opts: LoadOptions): { dtype: Dtype; device: DeviceRequest; threads: number; kvCache: KvCacheLimits } {
+export function validateLoadOptions(opts: LoadOptions): { dtype: Dtype; device: DeviceRequest; threads?: number; kvCache: KvCacheLimits } {
   rejectUnknownKeys('load option', opts, [...LOAD_KEYS, ...TRANSPORT_KEYS]);
   const dtype = opts.dtype ?? 'q4';
   const device = opts.device ?? 'auto';
-  const threads = opts.threads ?? 1;
+  const { threads } = opts;
   check(DTYPES.includes(dtype), `dtype must be one of ${DTYPES.join(', ')}`, dtype);
   check(DEVICES.includes(device), `device must be one of ${DEVICES.join(', ')}`, device);
-  check(Number.isInteger(threads) && threads >= 1 && threads <= 64, 'threads must be an integer from 1 to 64', threads);
+  check(threads === undefined || (Number.isInteger(threads) && threads >= 1 && threads <= 64), 'threads must be an integer from 1 to 64', threads);
   rejectUnknownKeys('kvCache option', opts.kvCache ?? {}, ['maxSequences', 'maxBytes']);
   const kvCache = { ...DEFAULT_KV_CACHE, ...opts.kvCache };
   for (const [key, value] of Object.entries(kvCache)) check(Number.isInteger(value) && value >= 0, `kvCache.${key} must be a non-negative integer`, value);
-  return { dtype, device, threads, kvCache };
+  return { dtype, device, ...(threads !== undefined && { threads }), kvCache };
 }
 
 /** Options of calls that take nothing but a signal (embed, search, classify…). */

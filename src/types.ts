@@ -37,7 +37,7 @@ export interface KvCacheLimits {
 export interface LoadOptions {
   dtype?: Dtype;
   device?: DeviceRequest;
-  /** WASM threads; default 1 (fastest on small models in our measurements, see README). */
+  /** WASM threads; by default chosen from the model's size and the device's cores (1 for small models, see README). */
   threads?: number;
   /** Revision for Hub repo ids. */
   revision?: string;

@@ -43,8 +43,8 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /** Downloads `url` into `sink` and returns the verified content with its SHA-256. */
 export async function download(url: string, spec: FileSpec, sink: ChunkSink, opts: DownloadOptions = {}): Promise<{ bytes: Uint8Array; sha256: string }> {
   try {
-    await transfer(url, spec, sink, opts);
-    const bytes = await sink.assemble();
+    // A file received whole in this call is already in one buffer; a resumed one is read back from the sink.
+    const bytes = (await transfer(url, spec, sink, opts)) ?? (await sink.assemble());
     const expectedSize = spec.size;
     if (expectedSize !== undefined && bytes.byteLength !== expectedSize) {
       throw new InvalidModelFileError(`${url}: ${bytes.byteLength} bytes, the manifest says ${expectedSize}`, { details: { url, bytes: bytes.byteLength, expected: expectedSize } });
@@ -62,7 +62,8 @@ export async function download(url: string, spec: FileSpec, sink: ChunkSink, opt
   }
 }
 
-async function transfer(url: string, spec: FileSpec, sink: ChunkSink, opts: DownloadOptions): Promise<void> {
+/** Streams the file into `sink`; returns its bytes when all of them came in this call with a known size. */
+async function transfer(url: string, spec: FileSpec, sink: ChunkSink, opts: DownloadOptions): Promise<Uint8Array | null> {
   let offset = sink.heldBytes;
   if (spec.size !== undefined && offset >= spec.size && offset > 0) {
     await sink.reset();
@@ -103,7 +104,7 @@ async function transfer(url: string, spec: FileSpec, sink: ChunkSink, opts: Down
     throw new InvalidModelFileError(`${url}: the server says ${total} bytes, the manifest says ${spec.size}`, { details: { url, bytes: total, expected: spec.size } });
   }
   total = spec.size ?? total;
-  await stream(url, response, start, total, spec.kind, sink, opts);
+  return stream(url, response, start, total, spec.kind, sink, opts);
 }
 
 async function request(url: string, offset: number, signal: AbortSignal | undefined): Promise<Response> {
@@ -115,44 +116,54 @@ async function request(url: string, offset: number, signal: AbortSignal | undefi
   }
 }
 
-async function stream(url: string, response: Response, start: number, total: number | undefined, kind: FileKind, sink: ChunkSink, opts: DownloadOptions): Promise<void> {
+/**
+ * Copies the body into the sink chunk by chunk. With the whole file coming and its size known, the
+ * chunks are staged in the file's final buffer, which is returned: reading the file back from the
+ * sink would hold a second copy of it while ORT takes the first.
+ */
+async function stream(url: string, response: Response, start: number, total: number | undefined, kind: FileKind, sink: ChunkSink, opts: DownloadOptions): Promise<Uint8Array | null> {
   const reader = response.body!.getReader();
-  const chunk = new Uint8Array(sink.chunkBytes);
+  const whole = start === 0 && total !== undefined ? new Uint8Array(total) : null;
+  const staging = whole ? null : new Uint8Array(sink.chunkBytes);
+  let chunkStart = 0; // where the chunk being filled starts in `whole`
   let filled = 0;
   let received = 0;
   let headerChecked = start > 0;
   const flush = async (): Promise<void> => {
+    // The sink may keep what it is given (MemorySink): a view of `whole`, or a copy of the reused staging buffer.
+    const chunk = whole ? whole.subarray(chunkStart, chunkStart + filled) : staging!.slice(0, filled);
     if (!headerChecked) {
-      checkHeader(url, chunk.subarray(0, filled), kind);
+      checkHeader(url, chunk, kind);
       headerChecked = true;
     }
     try {
-      await sink.write(chunk.slice(0, filled));
+      await sink.write(chunk);
     } catch (err) {
       if (err instanceof DOMException && err.name === 'QuotaExceededError') {
         throw new QuotaExceededError(`storage is full while caching ${url}`, { cause: err, details: { url } });
       }
       throw err;
     }
+    chunkStart += filled;
     filled = 0;
   };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (total !== undefined && start + received + value.byteLength > total) {
+        throw new InvalidModelFileError(`${url}: more than the expected ${total} bytes`, { details: { url, expected: total } });
+      }
       let at = 0;
       while (at < value.byteLength) {
-        const n = Math.min(value.byteLength - at, chunk.byteLength - filled);
-        chunk.set(value.subarray(at, at + n), filled);
+        const n = Math.min(value.byteLength - at, sink.chunkBytes - filled);
+        (whole ?? staging!).set(value.subarray(at, at + n), whole ? chunkStart + filled : filled);
         filled += n;
         at += n;
-        if (filled === chunk.byteLength) await flush();
+        if (filled === sink.chunkBytes) await flush();
       }
       received += value.byteLength;
       opts.onProgress?.(start + received, total);
-      if (total !== undefined && start + received > total) {
-        throw new InvalidModelFileError(`${url}: more than the expected ${total} bytes`, { details: { url, expected: total } });
-      }
     }
   } catch (cause) {
     if (cause instanceof SlmError) throw cause;
@@ -163,6 +174,7 @@ async function stream(url: string, response: Response, start: number, total: num
     throw new NetworkError(`the download of ${url} ended after ${start + received} of ${total} bytes`, { details: { url, received: start + received, total } });
   }
   if (filled > 0 || (start + received === 0)) await flush();
+  return whole;
 }
 
 function checkHeader(url: string, head: Uint8Array, kind: FileKind): void {

@@ -174,7 +174,10 @@ class IdbSink implements FileSink {
   async write(chunk: Uint8Array): Promise<void> {
     const next = { ...this.record, storedChunks: this.record.storedChunks + 1, storedBytes: this.record.storedBytes + chunk.byteLength, lastUsed: Date.now() };
     const tx = this.db.transaction(['files', 'chunks'], 'readwrite');
-    await tx.objectStore('chunks').put(chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer, [this.record.key, this.record.storedChunks]);
+    // IndexedDB stores a whole ArrayBuffer: a view of a larger one is copied out first.
+    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+    const value = (whole ? chunk.buffer : chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength)) as ArrayBuffer;
+    await tx.objectStore('chunks').put(value, [this.record.key, this.record.storedChunks]);
     await tx.objectStore('files').put(next);
     await tx.done;
     this.record = next;

@@ -3,6 +3,7 @@
  * decides it for the lifetime of the worker; info.threads reports what is in effect.
  */
 import type { RuntimeEnv } from '../../env.ts';
+import { sessionSource } from './external-data.ts';
 import { wasmOrtInstance } from './ort-env.ts';
 import type { ExecutionBackend } from './types.ts';
 
@@ -12,12 +13,15 @@ export async function wasmBackend(env: RuntimeEnv, requestedThreads: number): Pr
     name: 'wasm',
     ort,
     threads,
-    createSession: (model) =>
-      ort.InferenceSession.create(model, {
+    createSession: (model) => {
+      const { graph, externalData } = sessionSource(model);
+      return ort.InferenceSession.create(graph, {
+        externalData,
         executionProviders: ['wasm'],
         graphOptimizationLevel: 'all',
         freeDimensionOverrides: { batch_size: 1 },
-      }),
+      });
+    },
     onLost: () => {},
   };
 }

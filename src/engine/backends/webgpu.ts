@@ -3,6 +3,7 @@
  * `auto` can say why it chose WASM; the KV cache stays on the GPU between steps (only logits come back).
  */
 import type { RuntimeEnv } from '../../env.ts';
+import { sessionSource } from './external-data.ts';
 import { webgpuDevice, webgpuOrtInstance } from './ort-env.ts';
 import type { ExecutionBackend } from './types.ts';
 
@@ -54,7 +55,9 @@ export async function webgpuBackend(env: RuntimeEnv, probe: Extract<WebGpuProbe,
     threads: 1,
     adapter: probe.description,
     createSession: async (model, outputNames) => {
-      const session = await ort.InferenceSession.create(model, {
+      const { graph, externalData } = sessionSource(model);
+      const session = await ort.InferenceSession.create(graph, {
+        externalData,
         executionProviders: ['webgpu'],
         graphOptimizationLevel: 'all',
         freeDimensionOverrides: { batch_size: 1 },

@@ -10,24 +10,28 @@ import type { WeightCache } from '../../storage/weight-cache.ts';
 import type { DeviceRequest, KvCacheLimits, LoadOptions } from '../../types.ts';
 import { fetchModelFiles } from './fetch-files.ts';
 import type { LoadedModel } from './loaded.ts';
-import { openModel, ortBackends, prepareOpen, type Preparation } from './open-model.ts';
+import { defaultThreads } from '../backends/threads.ts';
+import { openModel, ortBackends, prepareOpen, type ModelBackends, type OpenOptions, type Preparation } from './open-model.ts';
 import { LoadProgress } from './progress.ts';
 
-/** Load options after validation (options.ts), with their defaults filled in. */
-export type LoadRequest = LoadOptions & { dtype: Dtype; device: DeviceRequest; threads: number; kvCache: KvCacheLimits };
+/** Load options after validation (options.ts), with their defaults filled in; `threads` unset: chosen per model (threads.ts). */
+export type LoadRequest = LoadOptions & { dtype: Dtype; device: DeviceRequest; threads?: number; kvCache: KvCacheLimits };
 
 export async function loadModel(env: RuntimeEnv, cache: WeightCache, transformers: TransformersCache, model: string, opts: LoadRequest): Promise<LoadedModel> {
-  const { device, threads, kvCache } = opts;
-  const open = { device, threads, kvCache, ...(opts.signal && { signal: opts.signal }) };
+  const { device, kvCache } = opts;
   const progress = new LoadProgress(opts.onProgress);
-  const backends = ortBackends(env, threads);
   const started = performance.now();
-  let prepared: Preparation | null = null;
+  let prepared: { backends: ModelBackends; open: OpenOptions; preparation: Preparation } | null = null;
   const files = await fetchModelFiles(env, cache, model, opts, progress, (config, kind, baseUrl) => {
-    prepared = prepareOpen(backends, config, kind, baseUrl, open);
+    // A caller's explicit thread count wins; otherwise the model's size decides.
+    const threads = opts.threads ?? defaultThreads(config);
+    const open = { device, threads, kvCache, ...(opts.signal && { signal: opts.signal }) };
+    const backends = ortBackends(env, threads);
+    prepared = { backends, open, preparation: prepareOpen(backends, config, kind, baseUrl, open) };
   });
   const fetched = performance.now();
-  const loaded = await openModel(backends, transformers, files, prepared!, open, progress);
+  const { backends, open, preparation } = prepared!;
+  const loaded = await openModel(backends, transformers, files, preparation, open, progress);
   const ready = performance.now();
   loaded.timings = { ...loaded.timings, fetchMs: fetched - started, totalMs: ready - started };
   return loaded;

@@ -78,10 +78,11 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
   const eos = files.config.eos_token_id ?? tokenizer.eos_token_id;
   const eosIds = new Set<number>((Array.isArray(eos) ? eos : [eos]).filter((v): v is number => typeof v === 'number'));
   const warmupToken = tokenizer.bos_token_id ?? 0;
-  const weights = files.files.get(files.onnxPath)!;
-  const weightBytes = weights.byteLength;
-  let onnx: Uint8Array | null = weights;
-  // After loading, the weights live only in ORT's memory; a later WASM fallback reads them from the store again.
+  let onnx: Uint8Array | null = files.files.get(files.onnxPath)!;
+  const weightBytes = onnx.byteLength;
+  // After loading, the weights live only in ORT's memory (the loaded model must not keep this copy alive);
+  // a later WASM fallback reads them from the store again.
+  files.files.delete(files.onnxPath);
   const onnxBytes = async (): Promise<Uint8Array> => onnx ?? files.reread(files.onnxPath);
   // Named before the session exists, for WebGPU's output placement; the decoder checks them against the graph.
   const outputs = ['logits', ...Array.from({ length: shape.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat()];
@@ -113,7 +114,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
         const result = await probed;
         if (!result.ok) throw new BackendUnusable(result.reason);
         const session = await backends.webgpu(result)
-          .then(async (backend) => ({ backend, session: await backend.createSession(weights, outputs) }))
+          .then(async (backend) => ({ backend, session: await backend.createSession(await onnxBytes(), outputs) }))
           .catch((err: unknown) => {
             throw new Error(`session creation failed (${errorMessage(err)})`, { cause: err });
           });
