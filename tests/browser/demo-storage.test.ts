@@ -45,7 +45,7 @@ describe('demo storage', () => {
   it('the picker says how big each choice of weights is and that it is not cached yet', async () => {
     expect(await page.getByLabel('Cache').textContent()).toBe(`not cached — downloads ${weightsMb('q4')} on first load`);
     const options = await page.getByLabel('Weights').locator('option').allTextContents();
-    expect(options).toEqual([`4-bit (q4) · ${weightsMb('q4')}`, `8-bit (q8) · ${weightsMb('q8')}`, `float32 (fp32) · ${weightsMb('fp32')}`, '4-bit, float16 (q4f16, WebGPU with shader-f16)']);
+    expect(options).toEqual(['Auto (q4f16 on WebGPU with shader-f16, else q4)', `4-bit (q4) · ${weightsMb('q4')}`, `8-bit (q8) · ${weightsMb('q8')}`, `float32 (fp32) · ${weightsMb('fp32')}`, '4-bit, float16 (q4f16, WebGPU with shader-f16)']);
   });
 
   it('after a reload the picker says the loaded weights are cached and load offline, and only those', async () => {
