@@ -6,8 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { SMOLLM2_135M_INSTRUCT } from '../../models/sources.ts';
+import type { LoadOptions, ModelInfo } from '../../src/index.ts';
 import { NodeDecoder } from '../support/ort-node.ts';
 import { MODELS_DIR } from '../support/sources.ts';
 import { openHarness, useBrowser } from './support/browser.ts';
@@ -38,6 +40,22 @@ async function fp32Greedy8(prompt: string): Promise<number[]> {
   return out;
 }
 
+/** A fresh client on `page` loads SmolLM2 with `load` and greedy-decodes up to 8 tokens after `prompt`; the page is closed after. */
+async function greedyInPage(page: Page, load: LoadOptions, prompt: string): Promise<{ info: ModelInfo; tokenIds: number[]; promptTokens: number }> {
+  const run = await inPage(
+    page,
+    async ({ load, prompt }: { load: LoadOptions; prompt: string }) => {
+      const client = await window.slm.SlmClient.inWorker();
+      const model = await client.load('smollm2-135m-instruct', load);
+      const { tokenIds, stats } = await model.generate(prompt, { maxNewTokens: 8 });
+      return { info: model.info, tokenIds, promptTokens: stats.promptTokens };
+    },
+    { load, prompt },
+  );
+  await page.close();
+  return run;
+}
+
 describe('SmolLM2 with a WebGPU adapter without shader-f16 (SwiftShader)', () => {
   const browser = useBrowser({ webgpu: true });
 
@@ -58,38 +76,16 @@ describe('SmolLM2 with a WebGPU adapter without shader-f16 (SwiftShader)', () =>
   }, 600_000);
 
   it('q4 on WebGPU greedy-decodes fp32\'s first 8 tokens after a 42-token chat prompt', async () => {
-    const page = await openHarness(browser());
-    const run = await inPage(
-      page,
-      async (prompt: string) => {
-        const client = await window.slm.SlmClient.inWorker();
-        const model = await client.load('smollm2-135m-instruct', { dtype: 'q4', device: 'webgpu' });
-        const { tokenIds, stats } = await model.generate(prompt, { maxNewTokens: 8 });
-        return { backend: model.info.backend, tokenIds, promptTokens: stats.promptTokens };
-      },
-      FRANCE,
-    );
-    expect(run).toMatchObject({ backend: 'webgpu', promptTokens: 42 });
+    const run = await greedyInPage(await openHarness(browser()), { dtype: 'q4', device: 'webgpu' }, FRANCE);
+    expect(run).toMatchObject({ info: { backend: 'webgpu' }, promptTokens: 42 });
     expect(run.tokenIds).toEqual(await fp32Greedy8(FRANCE));
-    await page.close();
   }, 400_000);
 
   it('explicit q4f16 weights on device auto run on WASM, say the adapter lacks shader-f16, and greedy-decode fp32\'s first 8 tokens', async () => {
-    const page = await openHarness(browser());
-    const run = await inPage(
-      page,
-      async (prompt: string) => {
-        window.client = await window.slm.SlmClient.inWorker();
-        window.model = await window.client.load('smollm2-135m-instruct', { dtype: 'q4f16', device: 'auto' });
-        const { tokenIds } = await window.model.generate(prompt, { maxNewTokens: 8 });
-        return { info: window.model.info, tokenIds };
-      },
-      HAIKU,
-    );
+    const run = await greedyInPage(await openHarness(browser()), { dtype: 'q4f16', device: 'auto' }, HAIKU);
     expect(run.info).toMatchObject({ backend: 'wasm', dtype: 'q4f16', dtypeReason: 'q4f16 was requested', fellBack: false });
     expect(run.info.backendReason).toMatch(new RegExp(`^WebGPU unavailable \\(${NO_F16.source}\\); using WASM$`));
     expect(run.tokenIds).toEqual(await fp32Greedy8(HAIKU));
-    await page.close();
   }, 300_000);
 
   it('explicit q4f16 weights on device webgpu are a BackendUnavailableError naming shader-f16', async () => {
