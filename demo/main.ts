@@ -1,5 +1,5 @@
 /** The demo page: a client of the public API, exactly as an embedder would write it. */
-import { SlmClient, type CachedModel, type DeviceRequest, type Dtype, type ModelHandle, type ModelInfo } from '../src/index.ts';
+import { SlmClient, type CachedModel, type DeviceRequest, type Dtype, type DtypeRequest, type ModelHandle, type ModelInfo } from '../src/index.ts';
 import { loadCatalog, type CatalogModel } from './catalog.ts';
 import { setupGeneratePanel } from './generate.ts';
 import { ModelSlot, type ModelChoice } from './model-slot.ts';
@@ -53,11 +53,14 @@ function describeChoice(): void {
   ui.about.textContent = m?.about ?? '';
   const known = m && Object.keys(m.weightBytes).length > 0;
   for (const option of ui.dtype.options) {
+    if (option.value === 'auto') continue; // it picks q4 or q4f16 when loading
     const bytes = m?.weightBytes[option.value as Dtype];
     option.text = `${dtypeNames.get(option.value)}${bytes === undefined ? '' : ` · ${mb(bytes)}`}`;
     option.disabled = Boolean(known) && bytes === undefined;
   }
-  const cached = cachedModels.some((c) => c.id === ui.model.value && c.dtypes.includes(ui.dtype.value as Dtype));
+  // 'auto' loads offline only if whichever of its dtypes it picks is cached.
+  const dtypes = ui.dtype.value === 'auto' ? (['q4', 'q4f16'] as const).filter((d) => !known || m?.weightBytes[d] !== undefined) : [ui.dtype.value as Dtype];
+  const cached = cachedModels.some((c) => c.id === ui.model.value && dtypes.every((d) => c.dtypes.includes(d)));
   const bytes = m?.weightBytes[ui.dtype.value as Dtype];
   ui.cache.textContent = cached ? 'cached — loads offline' : `not cached — downloads ${bytes === undefined ? 'its weights' : mb(bytes)} on first load`;
   ui.cache.classList.toggle('cached', cached);
@@ -70,7 +73,7 @@ const refreshStorage = setupStoragePanel(client, (models) => {
   describeChoice();
 });
 
-const choice = (): ModelChoice => ({ model: ui.model.value, dtype: ui.dtype.value as Dtype, device: ui.device.value as DeviceRequest });
+const choice = (): ModelChoice => ({ model: ui.model.value, dtype: ui.dtype.value as DtypeRequest, device: ui.device.value as DeviceRequest });
 const describeLoaded = (info: ModelInfo): string =>
   `${info.model} · ${info.backend.toUpperCase()} · ${info.dtype} · ${info.threads} thread${info.threads === 1 ? '' : 's'} · load ${info.load.totalMs.toFixed(0)} ms`;
 const describeChoiceShort = (c: ModelChoice): string => `${c.model} · ${c.dtype} · ${c.device === 'auto' ? 'auto backend' : c.device}`;
@@ -95,10 +98,11 @@ const slot = new ModelSlot(client, {
       ui.status.textContent = e.phase === 'compile' ? 'Creating session…' : 'Checking backend…';
     }
   },
-  loaded(handle) {
+  loaded(handle, c) {
     ui.load.disabled = false;
     ui.progress.value = 1;
-    ui.status.textContent = `Ready · ${describeLoaded(handle.info)}`;
+    // With 'auto' weights, what they became and why (e.g. q4: the adapter lacks shader-f16).
+    ui.status.textContent = `Ready · ${describeLoaded(handle.info)}${c.dtype === 'auto' ? ` · ${handle.info.dtypeReason}` : ''}`;
     ui.status.title = handle.info.backendReason;
     void refreshStorage();
   },

@@ -3,11 +3,11 @@
  * running waits for that load (and never starts a second one of the same choice). A new model replaces
  * the old one only once it has loaded: after a failed load the previous model is still loaded and used.
  */
-import type { DeviceRequest, Dtype, ModelHandle, ProgressEvent, SlmClient } from '../src/index.ts';
+import type { DeviceRequest, DtypeRequest, ModelHandle, ProgressEvent, SlmClient } from '../src/index.ts';
 
 export interface ModelChoice {
   model: string;
-  dtype: Dtype;
+  dtype: DtypeRequest;
   device: DeviceRequest;
 }
 

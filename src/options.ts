@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from './errors.ts';
 import { DTYPES } from './model-format.ts';
 import { DEFAULT_KV_CACHE } from './engine/generation/decoder.ts';
-import type { DeviceRequest, Dtype, GenerateOptions, KvCacheLimits, LoadOptions } from './types.ts';
+import type { DeviceRequest, DtypeRequest, GenerateOptions, KvCacheLimits, LoadOptions } from './types.ts';
 
 /** Added by the client on the way to the engine: the caller's signal in-page, a request id across a worker. */
 export const TRANSPORT_KEYS = ['signal', 'requestId'] as const;
@@ -66,12 +66,12 @@ export function validateGenerateOptions(prompt: unknown, o: GenerateOptions, ext
   return opts;
 }
 
-export function validateLoadOptions(opts: LoadOptions): { dtype: Dtype; device: DeviceRequest; threads?: number; kvCache: KvCacheLimits } {
+export function validateLoadOptions(opts: LoadOptions): { dtype: DtypeRequest; device: DeviceRequest; threads?: number; kvCache: KvCacheLimits } {
   rejectUnknownKeys('load option', opts, [...LOAD_KEYS, ...TRANSPORT_KEYS]);
   const dtype = opts.dtype ?? 'q4';
   const device = opts.device ?? 'auto';
   const { threads } = opts;
-  check(DTYPES.includes(dtype), `dtype must be one of ${DTYPES.join(', ')}`, dtype);
+  check(dtype === 'auto' || DTYPES.includes(dtype), `dtype must be auto or one of ${DTYPES.join(', ')}`, dtype);
   check(DEVICES.includes(device), `device must be one of ${DEVICES.join(', ')}`, device);
   check(threads === undefined || (Number.isInteger(threads) && threads >= 1 && threads <= 64), 'threads must be an integer from 1 to 64', threads);
   rejectUnknownKeys('kvCache option', opts.kvCache ?? {}, ['maxSequences', 'maxBytes']);

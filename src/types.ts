@@ -4,6 +4,8 @@ import type { Dtype, ModelKind } from './model-format.ts';
 
 export type { Dtype, ModelKind };
 export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
+/** A dtype, or 'auto': q4f16 where WebGPU runs it (an adapter with shader-f16), q4 elsewhere. */
+export type DtypeRequest = Dtype | 'auto';
 export type Backend = 'webgpu' | 'wasm';
 
 export type LoadPhase = 'fetch' | 'compile' | 'warmup' | 'ready';
@@ -35,7 +37,7 @@ export interface KvCacheLimits {
 }
 
 export interface LoadOptions {
-  dtype?: Dtype;
+  dtype?: DtypeRequest;
   device?: DeviceRequest;
   /** WASM threads; by default chosen from the model's size and the device's cores (1 for small models, see README). */
   threads?: number;
@@ -87,6 +89,8 @@ export interface ModelInfo {
   /** Folder the files came from. */
   url: string;
   dtype: Dtype;
+  /** Why this dtype: requested, or what 'auto' found ("auto: q4, because the adapter … lacks shader-f16 …"). */
+  dtypeReason: string;
   backend: Backend;
   /** Why this backend: the probe result or the failure that caused a fallback. */
   backendReason: string;

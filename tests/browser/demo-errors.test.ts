@@ -1,20 +1,18 @@
 /** Each demo panel shows its own errors, and clears them (and its stale result) on its next action. */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch } from './support/browser.ts';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBrowser } from './support/browser.ts';
 import { openDemo, panel, panelError } from './support/demo.ts';
 
 const VALID_SCHEMA = '{"type":"object","properties":{"name":{"type":"string","maxLength":12}},"required":["name"],"additionalProperties":false}';
 const UNSUPPORTED_SCHEMA = '{"type":"integer","multipleOf":3}';
 
 describe('demo errors per panel', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openDemo(browser, '?model=stories260k&dtype=fp32');
+    page = await openDemo(browser(), '?model=stories260k&dtype=fp32');
   });
-  afterAll(async () => browser?.close());
 
   const extract = async (schema: string): Promise<void> => {
     await page.getByLabel('JSON schema').fill(schema);

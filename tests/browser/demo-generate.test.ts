@@ -1,18 +1,16 @@
 /** The Generate panel tells the truth about a run: how it ended, its own metrics, and what it refused to run. */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
-import { launch } from './support/browser.ts';
+import { useBrowser } from './support/browser.ts';
 import { generateInDemo, generateThenStop, openDemo, panel, panelError } from './support/demo.ts';
 
 describe('demo Generate panel', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openDemo(browser, '?model=stories260k&dtype=fp32');
+    page = await openDemo(browser(), '?model=stories260k&dtype=fp32');
   });
-  afterAll(async () => browser?.close());
 
   it('says the run reached its token limit', async () => {
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 12 });

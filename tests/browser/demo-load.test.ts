@@ -1,20 +1,15 @@
 /** Loading in the demo: a failed load keeps the model that works, and actions during a load wait for it. */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
-import { launch } from './support/browser.ts';
+import { useBrowser } from './support/browser.ts';
 import { generateInDemo, loadInDemo, openDemo, panelError } from './support/demo.ts';
 import { resetServer, servedRequests } from './support/server-control.ts';
 
 describe('demo loading', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-  });
-  afterAll(async () => browser?.close());
+  const browser = useBrowser({ webgpu: false });
 
   it('a failed load says so in the Model panel and keeps the previous model, which still generates', async () => {
-    const page = await openDemo(browser, '?model=stories260k&dtype=fp32&device=auto');
+    const page = await openDemo(browser(), '?model=stories260k&dtype=fp32&device=auto');
     expect(await loadInDemo(page)).toMatch(/^Ready · stories260k · WASM · fp32/);
     await page.getByLabel('Backend').selectOption('webgpu');
     await page.getByRole('button', { name: 'Load' }).click();
@@ -30,7 +25,7 @@ describe('demo loading', () => {
   });
 
   it('a load started by Generate that fails shows its error in the Model panel, and Generate says it did not run', async () => {
-    const page = await openDemo(browser, '?model=stories260k&dtype=q4&device=webgpu');
+    const page = await openDemo(browser(), '?model=stories260k&dtype=q4&device=webgpu');
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect.poll(() => panelError(page, 'Generate'), { timeout: 30_000 }).toBe('Not run: stories260k did not load (BackendUnavailableError); see the Model panel.');
     expect(await panelError(page, 'Model')).toMatch(/^BackendUnavailableError \(backend-unavailable\): WebGPU was requested but/);
@@ -40,7 +35,7 @@ describe('demo loading', () => {
   });
 
   it('Generate pressed during a Load waits for that load instead of starting another', async () => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     // Hold the weights back so that Generate is certainly pressed while the load is running.
     await context.route('**/models/stories260k/onnx/**', async (route) => {
       await new Promise((r) => setTimeout(r, 1500));

@@ -1,8 +1,8 @@
 /** The demo's cache and storage: the cached badge, confirmations before deleting, the browser's answer to persistence. */
 import { readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Dialog, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch } from './support/browser.ts';
+import type { BrowserContext, Dialog, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBrowser } from './support/browser.ts';
 import { loadInDemo, openDemo, panel } from './support/demo.ts';
 
 const manifest = JSON.parse(readFileSync('public/models/stories260k/manifest.json', 'utf8')) as {
@@ -28,15 +28,13 @@ function storedChunks(page: Page): Promise<number> {
 }
 
 describe('demo storage', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let context: BrowserContext;
   let page: Page;
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    context = await browser.newContext();
+    context = await browser().newContext();
     page = await openDemo(context, '?model=stories260k&dtype=q4');
   });
-  afterAll(async () => browser?.close());
 
   const rows = (): ReturnType<Page['getByRole']> => panel(page, 'Storage').getByRole('row').filter({ hasText: 'stories260k' });
   const answer = (dialog: (d: Dialog) => Promise<void>): Promise<string> =>
@@ -45,7 +43,7 @@ describe('demo storage', () => {
   it('the picker says how big each choice of weights is and that it is not cached yet', async () => {
     expect(await page.getByLabel('Cache').textContent()).toBe(`not cached — downloads ${weightsMb('q4')} on first load`);
     const options = await page.getByLabel('Weights').locator('option').allTextContents();
-    expect(options).toEqual([`4-bit (q4) · ${weightsMb('q4')}`, `8-bit (q8) · ${weightsMb('q8')}`, `float32 (fp32) · ${weightsMb('fp32')}`, '4-bit, float16 (q4f16, WebGPU with shader-f16)']);
+    expect(options).toEqual(['Auto (q4f16 on WebGPU with shader-f16, else q4)', `4-bit (q4) · ${weightsMb('q4')}`, `8-bit (q8) · ${weightsMb('q8')}`, `float32 (fp32) · ${weightsMb('fp32')}`, '4-bit, float16 (q4f16, WebGPU with shader-f16)']);
   });
 
   it('after a reload the picker says the loaded weights are cached and load offline, and only those', async () => {

@@ -1,21 +1,19 @@
 /** The demo's chat, extraction and skills panels, driven like a person would. */
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch } from './support/browser.ts';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBrowser } from './support/browser.ts';
 import { loadInDemo, openDemo, panelError } from './support/demo.ts';
 
 describe('demo task panels', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   /** The exported skill file and the classification it gave, for the import into a fresh profile. */
   let exported = '';
   let answer = '';
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openDemo(browser, '?model=stories260k&dtype=fp32');
+    page = await openDemo(browser(), '?model=stories260k&dtype=fp32');
   });
-  afterAll(async () => browser?.close());
 
   it('chat streams a reply into the conversation', async () => {
     await page.getByRole('button', { name: 'Send' }).click();
@@ -68,7 +66,7 @@ describe('demo task panels', () => {
   });
 
   it('an imported skill gives the same answer in a fresh profile', async () => {
-    const fresh = await browser.newContext();
+    const fresh = await browser().newContext();
     const other = await openDemo(fresh, '?model=stories260k&dtype=fp32');
     await loadInDemo(other);
     await other.getByLabel('Import skill').setInputFiles({ name: 'story-theme.skill.json', mimeType: 'application/json', buffer: Buffer.from(exported) });

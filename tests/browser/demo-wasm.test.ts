@@ -1,19 +1,18 @@
 /** The built demo in Chromium without WebGPU: auto picks WASM and says why; everything stays on the origin. */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
-import { appUrl, launch, watchForeignRequests } from './support/browser.ts';
+import { appUrl, useBrowser, watchForeignRequests } from './support/browser.ts';
 import { generateInDemo, generateThenStop, panelError } from './support/demo.ts';
 
 describe('demo on WASM (no WebGPU adapter)', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   let foreign: string[];
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await browser.newPage();
+    page = await browser().newPage();
     foreign = watchForeignRequests(page);
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
@@ -22,7 +21,6 @@ describe('demo on WASM (no WebGPU adapter)', () => {
     expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self' 'wasm-unsafe-eval'/);
     expect(response?.headers()['content-security-policy']).not.toMatch(/unsafe-eval'(?<!wasm-unsafe-eval')/);
   });
-  afterAll(async () => browser?.close());
 
   it('streams exactly the known-good greedy text for fp32 through the UI', async () => {
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 64 });

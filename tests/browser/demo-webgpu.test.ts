@@ -1,19 +1,14 @@
 /** The built demo with a (software) WebGPU adapter, and with WebGPU made to fail. */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KNOWN_GOOD } from '../support/sources.ts';
-import { appUrl, launch } from './support/browser.ts';
+import { appUrl, launch, useBrowser } from './support/browser.ts';
 import { generateInDemo, openDemo, panelError } from './support/demo.ts';
 
 describe('demo with WebGPU (SwiftShader)', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch({ webgpu: true });
-  });
-  afterAll(async () => browser?.close());
+  const browser = useBrowser({ webgpu: true });
 
   it('auto picks WebGPU and streams exactly the known-good text for fp32', async () => {
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.goto(appUrl('?model=stories260k&dtype=fp32&device=auto'));
     const run = await generateInDemo(page, { prompt: KNOWN_GOOD.prompt, maxTokens: 40 });
     expect(run.metrics).toMatch(/^WEBGPU · fp32 ·/);
@@ -24,7 +19,7 @@ describe('demo with WebGPU (SwiftShader)', () => {
   });
 
   it('falls back to WASM when WebGPU fails, says why, and still produces the reference text', async () => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     // Make the WebGPU build of ONNX Runtime unloadable: session creation on WebGPU fails.
     await context.route('**/ort-wasm-simd-threaded.asyncify.*', (route) => route.abort());
     const page = await context.newPage();

@@ -4,13 +4,13 @@
  * paraphrase of a sentence among hard distractors (tests/fixtures/paraphrases.tsv), and a classifier
  * head trained on its embeddings (tests/fixtures/support-intents.tsv: 4 balanced intents, chance 25 %).
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInfo, TrainingReport } from '../../src/index.ts';
 import { ALL_MINILM_L6_V2 } from '../../models/sources.ts';
 import { meanPooledNormalised, referenceBertForward } from '../reference/bert.ts';
 import { labelledExamples, minilm, paraphrases } from '../support/sources.ts';
-import { launch, openHarness } from './support/browser.ts';
+import { openHarness, useBrowser } from './support/browser.ts';
 
 const SENTENCES = ['The package arrived damaged.', 'Interest rates are expected to rise next year, analysts say.'];
 const { shape, weights, wordPiece } = await minilm();
@@ -20,12 +20,11 @@ type Handle = import('../../src/index.ts').ModelHandle;
 type W = { client: import('../../src/index.ts').SlmClient; model: Handle; q4: Handle; slm: typeof import('../../src/index.ts') };
 
 describe('all-MiniLM-L6-v2 in Chromium (WASM, fp32)', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
   let info: ModelInfo;
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openHarness(browser);
+    page = await openHarness(browser());
     info = await page.evaluate(async (id) => {
       const w = window as unknown as W;
       w.client = await w.slm.SlmClient.inWorker();
@@ -33,7 +32,6 @@ describe('all-MiniLM-L6-v2 in Chromium (WASM, fp32)', () => {
       return w.model.info;
     }, ALL_MINILM_L6_V2.id);
   });
-  afterAll(async () => browser?.close());
 
   it('loads as an encoder and embeds like the float64 reference within 1e-4', async () => {
     const vectors = await page.evaluate(async (sentences) => (await (window as unknown as W).model.embed(sentences)).map((v) => Array.from(v)), SENTENCES);
@@ -85,14 +83,10 @@ describe('all-MiniLM-L6-v2 in Chromium (WASM, fp32)', () => {
 });
 
 describe('all-MiniLM-L6-v2 on WebGPU (SwiftShader), q4', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch({ webgpu: true });
-  });
-  afterAll(async () => browser?.close());
+  const browser = useBrowser({ webgpu: true });
 
   it('auto picks WebGPU, and the q4 embeddings keep their direction', async () => {
-    const page = await openHarness(browser);
+    const page = await openHarness(browser());
     const { info, vectors } = await page.evaluate(
       async ({ id, sentences }) => {
         const w = window as unknown as W;

@@ -6,8 +6,8 @@
  */
 import Ajv from 'ajv';
 import type OpenAI from 'openai';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { plainMessages } from '../../src/engine/tasks/tool-prompt.ts';
 import type { ChatRequestMessage, ChatTool } from '../../src/openai/types.ts';
 import { mulberry32, randomTools } from '../support/schemas.ts';
 import { STORIES_DIR } from '../support/sources.ts';
-import { launch, openHarness } from './support/browser.ts';
+import { openHarness, useBrowser } from './support/browser.ts';
 import { serveVariant } from './support/fixtures.ts';
 
 const ajv = new Ajv({ strict: false });
@@ -32,7 +32,7 @@ const tokenizer = new PreTrainedTokenizer(JSON.parse(readFileSync(join(STORIES_D
 const MAX_TOKENS = 128;
 
 describe('tool calling in chat.completions.create (Chromium, WASM)', () => {
-  let browser: Browser;
+  const browser = useBrowser({ webgpu: false });
   let page: Page;
 
   const run = async <T>(body: string): Promise<T> => {
@@ -50,11 +50,9 @@ describe('tool calling in chat.completions.create (Chromium, WASM)', () => {
   };
 
   beforeAll(async () => {
-    browser = await launch({ webgpu: false });
-    page = await openHarness(browser);
+    page = await openHarness(browser());
     await run(`window.client = await slm.SlmClient.inWorker(); window.model = await client.load('stories260k', { dtype: 'fp32' }); return null`);
   });
-  afterAll(async () => browser?.close());
 
   it("a forced call is a chat.completion with message.tool_calls and finish_reason 'tool_calls', field by field", async () => {
     const c = await run<OpenAI.Chat.ChatCompletion>(`return model.chat.completions.create({ messages: ${JSON.stringify(messages)}, tools: ${JSON.stringify([weather, play])}, tool_choice: { type: 'function', function: { name: 'get_weather' } }, temperature: 0.8, seed: 7, max_tokens: 200 })`);

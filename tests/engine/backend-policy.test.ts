@@ -1,6 +1,6 @@
 /** The one backend policy on its own: order, the failures it records, and what a required backend means. */
 import { describe, expect, it } from 'vitest';
-import { BackendUnusable, chooseBackend, type Candidate } from '../../src/engine/backends/policy.ts';
+import { BackendUnusable, chooseBackend, runWithFallback, type Candidate } from '../../src/engine/backends/policy.ts';
 import { BackendUnavailableError } from '../../src/errors.ts';
 import type { Backend } from '../../src/types.ts';
 
@@ -59,5 +59,43 @@ describe('chooseBackend', () => {
     stop.abort();
     await expect(chooseBackend([candidate('webgpu', 'fails', tried), candidate('wasm', 'opens', tried)], { signal: stop.signal })).rejects.toThrow(/aborted/);
     expect(tried).toEqual(['webgpu']);
+  });
+});
+
+describe('runWithFallback', () => {
+  /** A model whose value in use is `held.value`; falling back puts WASM in its place and records the message. */
+  function model(backend: Backend) {
+    const held = { value: { backend: { name: backend } }, fellBack: [] as string[] };
+    const fallBack = async (message: string): Promise<void> => {
+      held.fellBack.push(message);
+      held.value = { backend: { name: 'wasm' } };
+    };
+    return { held, current: () => held.value, fallBack };
+  }
+
+  it('a run that throws on WebGPU moves the model on and retries on the backend that took over', async () => {
+    const m = model('webgpu');
+    const ran: Backend[] = [];
+    const result = await runWithFallback(m.current, m.fallBack, async (v) => {
+      ran.push(v.backend.name);
+      if (v.backend.name === 'webgpu') throw new Error('device hung');
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(ran).toEqual(['webgpu', 'wasm']);
+    expect(m.held.fellBack).toEqual(['run failed (device hung)']);
+  });
+
+  it('the retry can differ from the first run (a decoder that must be brought up to date)', async () => {
+    const m = model('webgpu');
+    const result = await runWithFallback(m.current, m.fallBack, () => Promise.reject(new Error('lost')), async (v) => `retried on ${v.backend.name}`);
+    expect(result).toBe('retried on wasm');
+  });
+
+  it('a run that throws on WASM, the last resort, is rethrown as it is and nothing falls back', async () => {
+    const m = model('wasm');
+    const failure = new Error('out of memory');
+    await expect(runWithFallback(m.current, m.fallBack, () => Promise.reject(failure))).rejects.toBe(failure);
+    expect(m.held.fellBack).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
+import { WEBGPU_MAX_RUN } from '../../src/engine/generation/decoder.ts';
 import { AbortError, BackendUnavailableError, InvalidArgumentError, ModelNotLoadedError } from '../../src/errors.ts';
 import type { GenerationResult } from '../../src/types.ts';
 import { expectedIds, fakeBackends, fakeLoader, type FakeBackends, type SessionScript } from './support/fake-decoder.ts';
@@ -32,6 +33,20 @@ describe('generation on a loaded model', () => {
     expect(result.tokenIds).toEqual(expectedIds(prefill, 8));
     expect(result.finishReason).toBe('length');
     expect(result.stats).toMatchObject({ promptTokens: prefill.length, generatedTokens: 8, backend: 'webgpu' });
+  });
+
+  it('on WebGPU a long prompt runs in pieces of at most WEBGPU_MAX_RUN ids, each after the one before, and decodes as in one run', async () => {
+    const { engine, handle, backends } = await engineOn();
+    const long = Array.from({ length: 8 }, () => PROMPT).join(' and ');
+    const start = runsOf(backends).length;
+    const result = await engine.generate(handle, long, { maxNewTokens: 4 });
+    const runs = runsOf(backends).slice(start, -3);
+    const prompt = runs.flatMap((r) => r.inputIds);
+    expect(prompt.length).toBe(result.stats.promptTokens);
+    expect(prompt.length).toBeGreaterThan(2 * WEBGPU_MAX_RUN);
+    expect(runs.map((r) => r.inputIds.length)).toEqual([prompt.length - 2 * WEBGPU_MAX_RUN, WEBGPU_MAX_RUN, WEBGPU_MAX_RUN]);
+    expect(runs.map((r) => r.pastLength)).toEqual([0, prompt.length - 2 * WEBGPU_MAX_RUN, prompt.length - WEBGPU_MAX_RUN]);
+    expect(result.tokenIds).toEqual(expectedIds(prompt, 4));
   });
 
   it('streams text deltas whose concatenation is the result text', async () => {

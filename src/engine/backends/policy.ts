@@ -62,7 +62,7 @@ export async function chooseBackend<T>(candidates: Array<Candidate<T>>, options:
         failures,
       };
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       const failure: BackendFailure = { backend: candidate.backend, kind: err instanceof BackendUnusable ? 'unusable' : 'failed', message };
       if (options.required) {
         throw new BackendUnavailableError(`${NAMES[candidate.backend]} was requested but ${message}`, { cause: err, details: { backend: candidate.backend } });
@@ -77,6 +77,27 @@ export async function chooseBackend<T>(candidates: Array<Candidate<T>>, options:
 function describeFailure(failure: BackendFailure, next: Backend): string {
   const name = NAMES[failure.backend];
   return failure.kind === 'unusable' ? `${name} unavailable (${failure.message}); using ${NAMES[next]}` : `${name} ${failure.message}; fell back to ${NAMES[next]}`;
+}
+
+/**
+ * The run-time half of the policy: runs `run` on the value in use (`current()`); if it throws on a
+ * backend other than WASM, the last resort, `fallBack` moves to the next backend (through
+ * chooseBackend, with this failure as an earlier one) and `retry` runs on the value that took over.
+ */
+export async function runWithFallback<T extends { backend: { name: Backend } }, R>(
+  current: () => T,
+  fallBack: (message: string) => Promise<void>,
+  run: (value: T) => Promise<R>,
+  retry: (value: T) => Promise<R> = run,
+): Promise<R> {
+  const value = current();
+  try {
+    return await run(value);
+  } catch (err) {
+    if (value.backend.name === 'wasm') throw err;
+    await fallBack(`run failed (${errorMessage(err)})`);
+    return retry(current());
+  }
 }
 
 /** The message of a thrown value. */

@@ -6,6 +6,7 @@
 import { AbortError, ContextOverflowError } from '../../errors.ts';
 import type { ResolvedGenerateOptions } from '../../options.ts';
 import type { FinishReason, GenerationResult } from '../../types.ts';
+import { runWithFallback } from '../backends/policy.ts';
 import type { LoadedDecoder } from '../load/loaded.ts';
 import type { Constraint } from '../tasks/extract.ts';
 import { Lookahead } from '../tasks/json/lookahead.ts';
@@ -154,16 +155,9 @@ function step(model: LoadedDecoder, ids: number[], history: number[], rows = 1):
   return withFallback(model, (decoder) => decoder.step(ids, rows), (decoder) => decoder.step(history, rows));
 }
 
-/** Runs on the model's decoder; if that fails, the model moves to the next backend and `retry` runs there. */
-async function withFallback<T>(model: LoadedDecoder, run: (decoder: Decoder) => Promise<T>, retry = run): Promise<T> {
-  const decoder = model.decoder;
-  try {
-    return await run(decoder);
-  } catch (err) {
-    if (decoder.backend.name === 'wasm') throw err;
-    await model.fallBack(`run failed (${err instanceof Error ? err.message : String(err)})`);
-    return retry(model.decoder);
-  }
+/** Runs on the model's decoder; if that fails, the model moves to the next backend (the backend policy) and `retry` runs there. */
+function withFallback<T>(model: LoadedDecoder, run: (decoder: Decoder) => Promise<T>, retry = run): Promise<T> {
+  return runWithFallback(() => model.decoder, (message) => model.fallBack(message), run, retry);
 }
 
 const channel = typeof MessageChannel !== 'undefined' ? new MessageChannel() : null;

@@ -18,6 +18,14 @@ export interface DecoderShape {
 
 export const DEFAULT_KV_CACHE: KvCacheLimits = { maxSequences: 4, maxBytes: 128 * 2 ** 20 };
 
+/**
+ * The most ids one WebGPU run takes. onnxruntime-web 1.30's WebGPU kernels gave SmolLM2 (grouped-query
+ * attention, 4-bit MatMulNBits) wrong logits from the 5th position on when a run held 32 ids (up to 13
+ * apart from WASM's, greedy tokens changed), and exact ones with 16, 17 or 24 ids per run (SwiftShader);
+ * longer prompts therefore go in pieces, each extending the KV cache of the one before.
+ */
+export const WEBGPU_MAX_RUN = 16;
+
 /** Token ids whose keys and values are in `past`. */
 interface Sequence {
   ids: number[];
@@ -116,6 +124,12 @@ export class Decoder {
 
   /** Runs `ids` after the tokens already in the current sequence; returns the logits of the last `rows` ids, row after row. */
   async step(ids: ArrayLike<number>, rows = 1): Promise<Float32Array> {
+    const most = this.backend.name === 'webgpu' ? Math.max(WEBGPU_MAX_RUN, rows) : Infinity;
+    if (ids.length > most) {
+      const all = Array.from(ids);
+      await this.step(all.slice(0, -most));
+      return this.step(all.slice(-most), rows);
+    }
     const { Tensor } = this.backend.ort;
     const seq = this.current;
     const n = ids.length;

@@ -8,6 +8,8 @@ import type { Decoder } from '../generation/decoder.ts';
 interface LoadedCommon {
   url: string;
   dtype: Dtype;
+  /** Why this dtype: requested, or what 'auto' found. */
+  dtypeReason: string;
   tokenizer: PreTrainedTokenizer;
   backendReason: string;
   fellBack: boolean;
@@ -42,6 +44,7 @@ export function describeModel(handle: string, model: string, loaded: LoadedModel
     kind: loaded.kind,
     url: loaded.url,
     dtype: loaded.dtype,
+    dtypeReason: loaded.dtypeReason,
     backend: backend.name,
     backendReason: loaded.backendReason,
     fellBack: loaded.fellBack,

@@ -6,10 +6,11 @@
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { RuntimeEnv } from '../../env.ts';
 import { InvalidModelFileError, SlmError, throwIfAborted } from '../../errors.ts';
-import type { ModelKind } from '../../model-format.ts';
+import type { Dtype, ModelKind } from '../../model-format.ts';
 import type { TransformersCache } from '../../storage/transformers-cache.ts';
 import type { Backend, DeviceRequest, KvCacheLimits } from '../../types.ts';
 import type { ExecutionBackend } from '../backends/types.ts';
+import { webgpuDtypeProblem } from '../backends/dtype.ts';
 import { BackendUnusable, chooseBackend, errorMessage, type Candidate } from '../backends/policy.ts';
 import { wasmBackend } from '../backends/wasm.ts';
 import { probeWebGpu, webgpuBackend, type WebGpuProbe } from '../backends/webgpu.ts';
@@ -23,6 +24,8 @@ export interface OpenOptions {
   device: DeviceRequest;
   threads: number;
   kvCache: KvCacheLimits;
+  /** Why the files' dtype was chosen (the dtype policy), for ModelInfo. */
+  dtypeReason: string;
   signal?: AbortSignal;
 }
 
@@ -111,8 +114,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
     backend: 'webgpu',
     open: () =>
       open('webgpu', async () => {
-        const result = await probed;
-        if (!result.ok) throw new BackendUnusable(result.reason);
+        const result = usableProbe(await probed, files.dtype);
         const session = await backends.webgpu(result)
           .then(async (backend) => ({ backend, session: await backend.createSession(await onnxBytes(), outputs) }))
           .catch((err: unknown) => {
@@ -130,6 +132,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
     kind: 'decoder',
     url: files.baseUrl,
     dtype: files.dtype,
+    dtypeReason: opts.dtypeReason,
     tokenizer,
     decoder: chosen.value,
     eosIds,
@@ -167,8 +170,7 @@ async function openEncoder(backends: ModelBackends, transformers: TransformersCa
   const webgpu: Candidate<Encoder> = {
     backend: 'webgpu',
     open: async () => {
-      const probe = await backends.probe(contextLength * (config.hidden_size ?? 0) * 4);
-      if (!probe.ok) throw new BackendUnusable(probe.reason);
+      const probe = usableProbe(await backends.probe(contextLength * (config.hidden_size ?? 0) * 4), files.dtype);
       return open('webgpu', `WebGPU adapter: ${probe.description}`, probe.description)();
     },
   };
@@ -178,6 +180,7 @@ async function openEncoder(backends: ModelBackends, transformers: TransformersCa
     kind: 'encoder',
     url: files.baseUrl,
     dtype: files.dtype,
+    dtypeReason: opts.dtypeReason,
     tokenizer: chosen.value.tokenizer,
     encoder: chosen.value,
     backendReason: chosen.reason,
@@ -187,6 +190,14 @@ async function openEncoder(backends: ModelBackends, transformers: TransformersCa
     // Session creation and the validating first run happen together inside the pipeline.
     timings: { fetchMs: 0, compileMs: ready - started, warmupMs: 0, totalMs: 0 },
   };
+}
+
+/** The probe's adapter, if WebGPU can run `dtype` on it; else BackendUnusable saying why (no adapter, no shader-f16 for float16 weights). */
+function usableProbe(probe: WebGpuProbe, dtype: Dtype): Extract<WebGpuProbe, { ok: true }> {
+  if (!probe.ok) throw new BackendUnusable(probe.reason);
+  const problem = webgpuDtypeProblem(dtype, probe);
+  if (problem) throw new BackendUnusable(problem);
+  return probe;
 }
 
 /** One real run validates a backend: a run that throws or gives non-finite values means the next one. */

@@ -1,5 +1,5 @@
 /** Debian Chromium driven by playwright-core, with or without the SwiftShader WebGPU adapter. */
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { launchChromium } from '../../../scripts/harness.ts';
 
@@ -9,9 +9,9 @@ export function appUrl(path = ''): string {
   return new URL(path, inject('previewUrl')).href;
 }
 
-/** Opens the test harness page (the public API as window.slm) and waits until it is ready. */
-export async function openHarness(browser: Browser): Promise<Page> {
-  const page = await browser.newPage();
+/** Opens the test harness page (the public API as window.slm) in `on` and waits until it is ready. */
+export async function openHarness(on: Browser | BrowserContext): Promise<Page> {
+  const page = await on.newPage();
   await page.goto(appUrl('tests/browser/harness/index.html'));
   await page.waitForSelector('body[data-ready="true"]');
   return page;

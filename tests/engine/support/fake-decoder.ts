@@ -149,7 +149,7 @@ export function storiesFiles(): ModelFiles {
 export function fakeLoader(backends: ModelBackends): ModelLoader {
   return async (_env: RuntimeEnv, _cache, transformers, _model, options) => {
     const files = storiesFiles();
-    const open = { device: options.device ?? 'auto', threads: 1, kvCache: options.kvCache };
+    const open = { device: options.device ?? 'auto', threads: 1, kvCache: options.kvCache, dtypeReason: `${files.dtype} was requested` };
     const prepared = prepareOpen(backends, files.config, files.kind, files.baseUrl, open);
     return openModel(backends, transformers, files, prepared, open, new LoadProgress());
   };
