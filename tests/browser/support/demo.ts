@@ -32,11 +32,11 @@ export async function panelError(page: Page, name: string): Promise<string> {
   return (await alert.count()) ? ((await alert.textContent()) ?? '') : '';
 }
 
-/** Clicks Load and waits for the model panel to say Ready (or fail with its error). */
-export async function loadInDemo(page: Page): Promise<string> {
+/** Clicks Load and waits (up to `timeout` ms) for the model panel to say Ready (or fail with its error). */
+export async function loadInDemo(page: Page, timeout = 60_000): Promise<string> {
   await page.getByRole('button', { name: 'Load' }).click();
   const settled = async (): Promise<boolean> => /^Ready/.test((await page.getByRole('status').textContent()) ?? '') || (await panelError(page, 'Model')) !== '';
-  await expect.poll(settled, { timeout: 60_000 }).toBe(true);
+  await expect.poll(settled, { timeout }).toBe(true);
   const error = await panelError(page, 'Model');
   if (error) throw new Error(`the demo could not load: ${error}`);
   return (await page.getByRole('status').textContent()) ?? '';
