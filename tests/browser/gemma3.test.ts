@@ -2,7 +2,7 @@
  * Gemma 3 270M (converted from its Q4_K_M GGUF; built on first use, tests/support/gemma3-model.ts) in
  * Chromium on WASM: picked, loaded and chatted with through the demo's UI, then, through the public API,
  * chat in its own template, and greedy JSON extraction of the real-world sentence
- * fixture scored field by field like SmolLM2's (tests/browser/smollm2.test.ts: 45/59 fields, 76.3 %).
+ * fixture scored field by field like SmolLM2's (Gemma q4: 51/59 fields, 86.4 %; SmolLM2 q4: 45/59, 76.3 %).
  * Gemma decodes at about 0.4 tokens/s on WASM on 2 busy cores, so the 20 extractions (~20 min) run only
  * with SLM_GEMMA_EXTRACTION=1; everything else runs in every `npm test`.
  */
@@ -88,7 +88,8 @@ describe('Gemma 3 270M through the API in Chromium (WASM, q4)', () => {
   it.runIf(process.env.SLM_GEMMA_EXTRACTION === '1')('extracts valid JSON from the 20 real-world sentences (greedy), scored field by field', async () => {
     const { right, fields, outputs } = await scoreExtractions(page);
     console.log(`Gemma 3 270M q4 extraction: ${right}/${fields} fields right (${((100 * right) / fields).toFixed(1)} %; SmolLM2-135M-Instruct q4: 45/59, 76.3 %)\n${outputs.join('\n')}`);
-    expect(fields).toBe(59);
+    // Measured 51/59 (86.4 %, 24 min on 2 busy cores); SmolLM2-135M-Instruct gets 45/59.
+    expect(right / fields).toBeGreaterThanOrEqual(0.8);
   }, 3_600_000);
 });
 
