@@ -57,7 +57,7 @@ const decoderBuild = (prepare: () => Promise<ConvertInput>) => async (o: BuildOp
 
 /** Graphs for real GGUF models: quantized embedding and num_logits_to_keep (llama2.c models keep their files). */
 const GGUF_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4', 'q4f16'];
-function ggufInput(id: string, bytes: Uint8Array, label: string, source: Manifest['source'], dtypes = GGUF_DTYPES): ConvertInput {
+function ggufInput(id: string, bytes: Uint8Array, label: string, source: Manifest['source']): ConvertInput {
   const { model, file } = ggufModel(bytes, label);
   const tokenizer = tokenizerFromGgufMetadata(file.metadata);
   return {
@@ -65,7 +65,7 @@ function ggufInput(id: string, bytes: Uint8Array, label: string, source: Manifes
     model: { ...model, spec: { ...model.spec, tokens: { ...model.spec.tokens, stop: tokenizer.eosTokenIds } } },
     tokenizer: { 'tokenizer.json': tokenizer.tokenizerJson, 'tokenizer_config.json': tokenizer.tokenizerConfigJson },
     source,
-    dtypes,
+    dtypes: GGUF_DTYPES,
     graph: { numLogitsToKeep: true, quantizedEmbedding: true },
   };
 }
@@ -181,16 +181,13 @@ function syntheticJob(preset: string, resolve: ResolveOptions): Job {
 /** Real models converted from a GGUF file, by id. */
 const GGUF_MODELS: Record<string, GgufSource> = { [GEMMA3_270M.id]: GEMMA3_270M };
 
-/** The gemma3 graph has no float16 variant (q4f16). */
-const GEMMA3_DTYPES: WeightDtype[] = ['fp32', 'q8', 'q4'];
-
 /** A GGUF model built only on request (too large for the default build), tokenizer from its metadata as SmolLM2's. */
 function ggufJob(src: GgufSource, resolve: ResolveOptions): Job {
   return {
     id: src.id,
     sourceFiles: [src.gguf],
     build: decoderBuild(async () =>
-      ggufInput(src.id, await resolveSource(src.gguf, resolve), src.gguf.local, { format: 'gguf', provenance: src.provenance, license: src.license, files: describe([src.gguf]) }, GEMMA3_DTYPES),
+      ggufInput(src.id, await resolveSource(src.gguf, resolve), src.gguf.local, { format: 'gguf', provenance: src.provenance, license: src.license, files: describe([src.gguf]) }),
     ),
   };
 }

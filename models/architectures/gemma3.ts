@@ -5,9 +5,10 @@
  */
 import type { Architecture } from './index.ts';
 import { ggufCommon, ggufTokens } from './llama.ts';
+import { buildGenerationConfig, commonConfig } from '../hf/config.ts';
 import { buildGemma3Graph } from '../onnx/gemma3.ts';
 import { GgufError, type GgufFile, type GgufValue } from '../gguf/reader.ts';
-import { shortestFloat32, type DecoderSpec } from '../spec.ts';
+import type { DecoderSpec } from '../spec.ts';
 
 /** Gemma 3's layout, which GGUF does not record: layers 5, 11, 17… are global, the rest local with RoPE base 10,000. */
 const GLOBAL_EVERY = 6;
@@ -48,16 +49,8 @@ function config(s: DecoderSpec): object {
   return {
     architectures: ['Gemma3ForCausalLM'],
     model_type: 'gemma3_text',
-    hidden_size: s.dim,
-    intermediate_size: s.hiddenDim,
-    num_hidden_layers: s.nLayers,
-    num_attention_heads: s.nHeads,
-    num_key_value_heads: s.nKvHeads,
-    head_dim: s.headSize,
-    vocab_size: s.vocabSize,
-    max_position_embeddings: s.contextLength,
+    ...commonConfig(s),
     hidden_activation: 'gelu_pytorch_tanh',
-    rms_norm_eps: shortestFloat32(s.norm.eps),
     rope_theta: global?.ropeTheta ?? local!.ropeTheta,
     rope_local_base_freq: local?.ropeTheta ?? global!.ropeTheta,
     rope_scaling: null,
@@ -67,25 +60,8 @@ function config(s: DecoderSpec): object {
     query_pre_attn_scalar: Math.round(1 / (s.attentionScale ?? 1 / Math.sqrt(s.headSize)) ** 2),
     attn_logit_softcapping: null,
     final_logit_softcapping: null,
-    attention_bias: false,
     attention_dropout: 0,
-    tie_word_embeddings: s.tiedEmbeddings,
-    bos_token_id: s.tokens.bos,
-    eos_token_id: s.tokens.stop ?? s.tokens.eos,
-    ...(s.tokens.pad !== undefined && { pad_token_id: s.tokens.pad }),
-    torch_dtype: 'float32',
-    use_cache: true,
   };
 }
 
-function generationConfig(s: DecoderSpec): object {
-  return {
-    bos_token_id: s.tokens.bos,
-    eos_token_id: s.tokens.stop ?? s.tokens.eos,
-    ...(s.tokens.pad !== undefined && { pad_token_id: s.tokens.pad }),
-    max_length: s.contextLength,
-    do_sample: false,
-  };
-}
-
-export const GEMMA3: Architecture = { graph: buildGemma3Graph, config, generationConfig, ggufSpec };
+export const GEMMA3: Architecture = { graph: buildGemma3Graph, config, generationConfig: buildGenerationConfig, ggufSpec };

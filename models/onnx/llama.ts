@@ -141,7 +141,7 @@ function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolea
 }
 
 /** A float initializer in `half` precision (float16) or float32. */
-function floatInitializer(g: GraphBuilder, name: string, dims: number[], v: Float32Array, half: boolean): string {
+export function floatInitializer(g: GraphBuilder, name: string, dims: number[], v: Float32Array, half: boolean): string {
   return half ? g.initializer(name, 'float16', dims, toFloat16(v)) : g.initializer(name, 'float32', dims, v);
 }
 

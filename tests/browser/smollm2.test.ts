@@ -3,21 +3,12 @@
  * its own template ending at its end-of-turn token, and JSON extraction of real-world sentences (greedy),
  * scored field by field against the values a reader would extract.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Ajv from 'ajv';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../models/sources.ts';
 import type { ModelHandle, SlmClient } from '../../src/index.ts';
 import { openHarness, useBrowser } from './support/browser.ts';
+import { scoreExtractions } from './support/extraction-score.ts';
 
-interface Case {
-  text: string;
-  schema: Record<string, unknown>;
-  expected: Record<string, unknown>;
-}
-const { cases } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'tests/fixtures/extraction-sentences.json'), 'utf8')) as { cases: Case[] };
 type Window = { slm: typeof import('../../src/index.ts'); client: SlmClient; model: ModelHandle };
 
 describe('SmolLM2-135M-Instruct in Chromium (WASM, q4)', () => {
@@ -43,24 +34,7 @@ describe('SmolLM2-135M-Instruct in Chromium (WASM, q4)', () => {
   });
 
   it('extracts valid JSON from 20 real-world sentences and gets most fields right', async () => {
-    const outputs = await page.evaluate(async (cases) => {
-      const { model } = window as unknown as Window;
-      const out: string[] = [];
-      for (const c of cases) out.push((await model.extract(c.text, c.schema)).text);
-      return out;
-    }, cases);
-    const ajv = new Ajv({ strict: false });
-    const norm = (v: unknown): unknown => (typeof v === 'string' ? v.trim().toLowerCase() : v);
-    let right = 0;
-    let fields = 0;
-    outputs.forEach((text, i) => {
-      const value = JSON.parse(text) as Record<string, unknown>;
-      expect(ajv.validate(cases[i]!.schema, value), `${cases[i]!.text} → ${text}`).toBe(true);
-      for (const [key, want] of Object.entries(cases[i]!.expected)) {
-        fields++;
-        if (norm(value[key]) === norm(want)) right++;
-      }
-    });
+    const { right, fields, outputs } = await scoreExtractions(page);
     console.log(`SmolLM2 q4 extraction: ${right}/${fields} fields right (${((100 * right) / fields).toFixed(1)} %)\n${outputs.join('\n')}`);
     expect(right / fields).toBeGreaterThanOrEqual(0.6);
   }, 400_000);

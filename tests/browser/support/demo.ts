@@ -32,7 +32,7 @@ export async function panelError(page: Page, name: string): Promise<string> {
   return (await alert.count()) ? ((await alert.textContent()) ?? '') : '';
 }
 
-/** Clicks Load and waits (up to `timeout` ms: SwiftShader loads large models slowly) for the model panel to say Ready (or fail with its error). */
+/** Clicks Load and waits (up to `timeout` ms: large models load slowly) for the model panel to say Ready (or fail with its error). */
 export async function loadInDemo(page: Page, timeout = 60_000): Promise<string> {
   await page.getByRole('button', { name: 'Load' }).click();
   const settled = async (): Promise<boolean> => /^Ready/.test((await page.getByRole('status').textContent()) ?? '') || (await panelError(page, 'Model')) !== '';
