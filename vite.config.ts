@@ -17,6 +17,8 @@ export default defineConfig(async ({ mode }) => ({
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
     outDir: mode === 'harness' ? 'dist-harness' : 'dist',
+    // The harness's server serves /models/ from public/models itself: copying gigabytes of models per run is waste.
+    copyPublicDir: mode !== 'harness',
     rolldownOptions: {
       // Timing notices depend on how busy the machine is, not on the build: they are not warnings about it.
       checks: { bundlerTimings: false },
