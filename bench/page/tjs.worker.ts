@@ -5,6 +5,7 @@
  */
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import * as Comlink from 'comlink';
+import { defaultChatPrompt } from '../../src/engine/tasks/chat.ts';
 import type { BaselineApi, Run } from './types.ts';
 
 let tokenizer: PreTrainedTokenizer;
@@ -45,6 +46,40 @@ const api: BaselineApi = {
     });
     const ended = performance.now();
     return run(promptTokens, maxNewTokens, started, first, ended);
+  },
+  /**
+   * The same conversation as ours: each turn's prompt from the model's chat template (our documented
+   * default prompt for a model without one), generated from scratch, as its documentation shows (no
+   * cache carried between calls); greedy, stopping at the end-of-sequence ids of generation_config.json.
+   */
+  async chat(system, turns, maxTokens) {
+    const messages = [{ role: 'system', content: system }];
+    const r = { ttftMs: [] as number[], replies: [] as string[] };
+    for (const content of turns) {
+      messages.push({ role: 'user', content });
+      const text = tokenizer.chat_template ? (tokenizer.apply_chat_template(messages, { add_generation_prompt: true, tokenize: false }) as string) : defaultChatPrompt(messages as never);
+      const inputs = tokenizer(text, { add_special_tokens: !tokenizer.chat_template });
+      const promptTokens = (inputs.input_ids as { dims: number[] }).dims[1]!;
+      let first = 0;
+      let puts = 0;
+      const started = performance.now();
+      const output = (await model.generate({
+        ...inputs,
+        max_new_tokens: maxTokens,
+        do_sample: false,
+        streamer: {
+          put() {
+            if (++puts === 2) first = performance.now();
+          },
+          end() {},
+        } as never,
+      })) as { tolist(): bigint[][] };
+      r.ttftMs.push((first || performance.now()) - started);
+      const reply = tokenizer.decode(output.tolist()[0]!.slice(promptTokens).map(Number), { skip_special_tokens: true }).trim();
+      r.replies.push(reply);
+      messages.push({ role: 'assistant', content: reply });
+    }
+    return r;
   },
 };
 
