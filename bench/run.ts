@@ -1,6 +1,9 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only speed,llama.cpp,start-up,tasks,json,memory,cache,real,chat,threads]
- *               [--models smollm2-135m-instruct,gemma3-270m] [--real-runs N]
+ * npm run bench [-- --quick] [--runs N] [--only GROUP,…] [--models smollm2-135m-instruct,gemma3-270m] [--real-runs N]
+ *
+ * Groups on the small models (stories260K, synthetic llama-15m / llama-110m): speed, llama.cpp,
+ * start-up, tasks, json, memory, cache. On the real models of --models: real (decode, prefill, time to
+ * first token), real-start-up, real-memory, chat, real-json, threads.
  *
  * Measures our runtime side by side with transformers.js (same ONNX file, own worker), onnxruntime-node
  * (same ONNX file, same threads), llama.cpp in WASM (wllama) and bare IndexedDB, interleaving the sides
@@ -11,14 +14,13 @@
  * stories260K too.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { GEMMA3_270M, PROJECT_ROOT, resolveSource, SMOLLM2_135M_INSTRUCT, type GgufSource } from '../models/sources.ts';
 import { launchChromium, startHarnessServer, withoutCsp } from '../scripts/harness.ts';
-import { startGgufServer } from './gguf-server.ts';
 import { llama2Tokenizer, maskRows } from './json-mask.ts';
 import { openNative } from './native.ts';
 import type { Run } from './page/types.ts';
@@ -72,7 +74,7 @@ function models(): void {
   const tsx = (...a: string[]): void => void execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'models/cli.ts'), '--if-stale', ...a], { stdio: 'inherit' });
   tsx();
   if (!QUICK) {
-    tsx('--synthetic', 'llama-15m');
+    if (['speed', 'llama.cpp', 'start-up', 'json'].some(wanted)) tsx('--synthetic', 'llama-15m');
     if (wanted('memory')) tsx('--synthetic', 'llama-110m', '--dtype', 'q4', '--skip-gguf');
   }
 }
@@ -234,8 +236,12 @@ async function realJson(page: Page, s: Subject): Promise<void> {
   await extraction(page, s, REAL_RUNS, fixture.cases.slice(0, QUICK ? 2 : undefined), 'extraction-sentences fixture');
 }
 
-/** The real models present in public/models (or stories260K in quick mode), each with the GGUF wllama runs. */
-async function realSubjects(gguf: (name: string, bytes: Uint8Array) => string): Promise<Subject[]> {
+/**
+ * The real models present in public/models (or stories260K in quick mode), each with the GGUF wllama
+ * runs: the original file, checked against its SHA-256 and put beside the converted files (gguf/), so
+ * that the same server serves both runtimes.
+ */
+async function realSubjects(): Promise<Subject[]> {
   if (QUICK) return [subject('stories260k', 'fp32', { url: '/models/stories260k/gguf/model-f32.gguf', label: 'F32', bytes: subject('stories260k', 'fp32').bytes })];
   const found: Subject[] = [];
   for (const id of args.models.split(',').filter(Boolean)) {
@@ -246,8 +252,13 @@ async function realSubjects(gguf: (name: string, bytes: Uint8Array) => string): 
       log(`${id}: skipped (not built)`);
       continue;
     }
-    const bytes = await resolveSource(real.source.gguf);
-    found.push(subject(id, 'q4', { url: gguf(real.source.gguf.local.split('/').pop()!, bytes), label: `${real.label} (original GGUF)`, bytes: bytes.byteLength }));
+    const name = real.source.gguf.local.split('/').pop()!;
+    const path = join(MODELS_DIR, id, 'gguf', name);
+    if (!existsSync(path) || statSync(path).size !== real.source.gguf.bytes) {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, await resolveSource(real.source.gguf));
+    }
+    found.push(subject(id, 'q4', { url: `/models/${id}/gguf/${name}`, label: `${real.label} (original GGUF)`, bytes: real.source.gguf.bytes }));
   }
   return found;
 }
@@ -271,18 +282,17 @@ async function main(): Promise<void> {
   const started = performance.now();
   models();
   const server = await startHarnessServer();
-  const ggufFiles = new Map<string, Uint8Array>();
-  const gguf = await startGgufServer(ggufFiles);
   const browser = await launchChromium({ webgpu: false });
   try {
     const context = await browser.newContext();
     await withoutCsp(context, '**/bench/page/index.html'); // for wllama's blob: workers
+    await withoutCsp(context, '**/assets/tjs.worker-*.js'); // ORT imports its WASM build's glue from a blob: URL there
     const page = await context.newPage();
     await page.goto(new URL('bench/page/index.html', server.url).href);
     await page.waitForSelector('body[data-ready="true"]');
     const isolated = await call(page, 'crossOriginIsolated');
-    const real = await realSubjects((name, bytes) => (ggufFiles.set(name, bytes), gguf.url(name)));
-    for (const model of MODELS) {
+    const real = await realSubjects();
+    for (const model of ['speed', 'llama.cpp', 'start-up'].some(wanted) ? MODELS : []) {
       const s = subject(model, 'fp32');
       if (wanted('speed')) {
         log(`${model}: decode and prefill, 1 thread, ours / transformers.js / onnxruntime-node`);
@@ -320,11 +330,11 @@ async function main(): Promise<void> {
         log(`${model} ${dtype}: decode, prefill, time to first token; ours / transformers.js / wllama (${s.gguf!.label})`);
         await sideBySide(page, s, REAL_RUNS, NEW_TOKENS, PREFILL_TOKENS, { decodeVsWllama: 1, decodeVsTransformers: GOALS[model]!.vsTransformers });
       }
-      if (wanted('start-up')) {
+      if (wanted('real-start-up')) {
         log(`${model} ${dtype}: start-up, ours / transformers.js / wllama`);
         await startup(page, s, REAL_RUNS);
       }
-      if (!QUICK && wanted('memory')) {
+      if (!QUICK && wanted('real-memory')) {
         log(`${model} ${dtype}: memory while loading, ours / transformers.js / wllama`);
         await loadMemory(browser, server.url, s, REAL_RUNS, ['ours', 'transformers.js', 'wllama'], 1.3);
       }
@@ -332,7 +342,7 @@ async function main(): Promise<void> {
         log(`${model} ${dtype}: chat of ${CHAT_TURNS.length} turns, ours / transformers.js`);
         await chat(page, s, REAL_RUNS, QUICK ? 8 : 32, CHAT_TURNS);
       }
-      if (wanted('json')) {
+      if (wanted('real-json')) {
         log(`${model} ${dtype}: mask on its vocabulary (ours / xgrammar), extraction-sentences fixture`);
         await realJson(page, s);
       }
@@ -350,7 +360,7 @@ async function main(): Promise<void> {
       'Decode tokens/s counts the tokens after the first over the time from the first token to the last; prefill tokens/s is prompt tokens over the time to the first token. Sides are interleaved run by run (order rotated), after one full-length warm-up each.',
       'Start-up: a new worker each time; cold = our IndexedDB cache, CacheStorage and the origin-private file system (wllama\'s cache) cleared, files from the local servers; warm = second load with caches filled.',
       'Memory: VmHWM − VmRSS-before of the renderer process that hosts the page and its workers (/proc), a new browser context per load (cold), ÷ the bytes of the file that side loads (the ONNX file; for wllama the GGUF).',
-      'Real models (SmolLM2-135M-Instruct q4, Gemma 3 270M q4 when built): ours and transformers.js run the same ONNX file; wllama runs the original GGUF the folder was converted from (Q4_1, Q4_K_M), served from a second local origin; caller-side wall-clock for ours and wllama, transformers.js timed in its worker. Prefill prompts start differently on every run, so that no prompt cache (ours, llama.cpp\'s) serves them.',
+      'Real models (SmolLM2-135M-Instruct q4, Gemma 3 270M q4 when built): ours and transformers.js run the same ONNX file; wllama runs the original GGUF the folder was converted from (Q4_1, Q4_K_M), put in the folder\'s gguf/ and served by the same local server; caller-side wall-clock for ours and wllama, transformers.js timed in its worker. Prefill prompts start differently on every run, so that no prompt cache (ours, llama.cpp\'s) serves them.',
       'Chat: five user turns, replies greedy and fed back; ours through chat.completions.create (stream) with its KV cache kept between turns, a new worker per conversation; transformers.js prompts every turn from scratch through apply_chat_template, as documented. Time to first token = the call to its first content chunk (ours) or first generated token (transformers.js).',
       'Extraction-sentences fixture: extract() per case (its own schema), with drafts (default) and with lookahead: false; unconstrained = generate() of as many tokens from extractionPrompt(text). Mask rows on a model\'s own vocabulary: MASK_SCHEMA and its fixed target document, ours vs xgrammar (CPU time).',
       'Threads: ours with 1 thread and with the thread count the runtime chooses when load() gets none, each beside onnxruntime-node with the same count (last-row logits only where the graph has num_logits_to_keep).',
@@ -372,7 +382,6 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
     await server.close();
-    await gguf.close();
   }
 }
 

@@ -147,6 +147,7 @@ export async function loadMemory(browser: Browser, url: string, s: Subject, runs
       const before = new Set(await renderers());
       const context = await browser.newContext();
       if (side === 'wllama') await withoutCsp(context, '**/bench/page/index.html');
+      if (side === 'transformers.js') await withoutCsp(context, '**/assets/tjs.worker-*.js');
       const page = await context.newPage();
       await page.goto(new URL('bench/page/index.html', url).href);
       await page.waitForSelector('body[data-ready="true"]');

@@ -17,8 +17,11 @@ const api: BaselineApi = {
     env.allowRemoteModels = false;
     env.localModelPath = '/models/'; // a path: transformers.js skips local lookups for absolute URLs
     env.useBrowserCache = browserCache;
-    const wasm = (env.backends.onnx as { wasm: { wasmPaths: string; numThreads: number } }).wasm;
-    wasm.wasmPaths = new URL('/ort/', self.location.href).href;
+    const wasm = (env.backends.onnx as { wasm: { wasmPaths: string | { mjs: string; wasm: string }; numThreads: number } }).wasm;
+    // The WASM-only build of ORT (ours): transformers.js would load the WebGPU build (asyncify), whose
+    // CPU kernels lack GatherBlockQuantized, which the real models' quantized embeddings use.
+    const ort = (file: string): string => new URL(`/ort/${file}`, self.location.href).href;
+    wasm.wasmPaths = { mjs: ort('ort-wasm-simd-threaded.mjs'), wasm: ort('ort-wasm-simd-threaded.wasm') };
     wasm.numThreads = threads;
     const started = performance.now();
     tokenizer = await AutoTokenizer.from_pretrained(id);
