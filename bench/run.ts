@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only GROUP,…] [--models smollm2-135m-instruct,gemma3-270m] [--real-runs N]
+ * npm run bench [-- --quick] [--runs N] [--only GROUP,…] [--models smollm2-135m-instruct,gemma3-270m] [--real-runs N] [--new-tokens N]
  *
  * Groups on the small models (stories260K, synthetic llama-15m / llama-110m): speed, llama.cpp,
  * start-up, tasks, json, memory, cache. On the real models of --models: real (decode, prefill, time to
@@ -37,12 +37,13 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     models: { type: 'string', default: 'smollm2-135m-instruct,gemma3-270m' },
     'real-runs': { type: 'string' },
+    'new-tokens': { type: 'string' },
   },
 });
 const QUICK = args.quick;
 const RUNS = Number(args.runs ?? (QUICK ? 2 : 5));
 const REAL_RUNS = Number(args['real-runs'] ?? Math.min(RUNS, 3));
-const NEW_TOKENS = QUICK ? 16 : 128;
+const NEW_TOKENS = Number(args['new-tokens'] ?? (QUICK ? 16 : 128));
 const PREFILL_TOKENS = QUICK ? 64 : 200;
 const MODELS = QUICK ? ['stories260k'] : ['stories260k', 'llama-15m'];
 const OUT = args.out ?? join(PROJECT_ROOT, 'bench', 'results');
