@@ -293,6 +293,31 @@ async function main(): Promise<void> {
     await page.waitForSelector('body[data-ready="true"]');
     const isolated = await call(page, 'crossOriginIsolated');
     const real = await realSubjects();
+    notes.push(
+      'Each side runs the same ONNX file. Ours: the public worker API (SlmClient.inWorker, load, generate). transformers.js: AutoTokenizer + AutoModelForCausalLM.generate in its own worker, device "wasm", greedy with min_new_tokens = max_new_tokens, as its documentation shows; it is pointed at onnxruntime-web\'s WASM-only build (the files ours runs): its own choice, the WebGPU build (asyncify), has no CPU kernel for GatherBlockQuantized, so it cannot create a session for the real models\' quantized files. onnxruntime-node: InferenceSession with intraOpNumThreads = threads, graph optimisation "all", the same feed loop (KV cache fed back, argmax).',
+      'Decode tokens/s counts the tokens after the first over the time from the first token to the last; prefill tokens/s is prompt tokens over the time to the first token. Sides are interleaved run by run (order rotated), after one full-length warm-up each.',
+      'Start-up: a new worker each time; cold = our IndexedDB cache, CacheStorage and the origin-private file system (wllama\'s cache) cleared, files from the local servers; warm = second load with caches filled.',
+      'Memory: VmHWM − VmRSS-before of the renderer process that hosts the page and its workers (/proc), a new browser context per load (cold), ÷ the bytes of the file that side loads (the ONNX file; for wllama the GGUF).',
+      'Real models (SmolLM2-135M-Instruct q4, Gemma 3 270M q4 when built): ours and transformers.js run the same ONNX file; wllama runs the original GGUF the folder was converted from (Q4_1, Q4_K_M), put in the folder\'s gguf/ and served by the same local server; caller-side wall-clock for ours and wllama, transformers.js timed in its worker. Prefill prompts start differently on every run, so that no prompt cache (ours, llama.cpp\'s) serves them.',
+      'Chat: five user turns, replies greedy and fed back; ours through chat.completions.create (stream) with its KV cache kept between turns, a new worker per conversation; transformers.js prompts every turn from scratch through apply_chat_template, as documented. Time to first token = the call to its first content chunk (ours) or first generated token (transformers.js).',
+      'Extraction-sentences fixture: extract() per case (its own schema), with drafts (default) and with lookahead: false; unconstrained = generate() of as many tokens from extractionPrompt(text). Mask rows on a model\'s own vocabulary: MASK_SCHEMA and its fixed target document, ours vs xgrammar (CPU time).',
+      'Threads: ours with 1 thread and with the thread count the runtime chooses when load() gets none, each beside onnxruntime-node with the same count (last-row logits only where the graph has num_logits_to_keep).',
+      'llama.cpp in WASM: @wllama/wllama with its wasm served by this app, loading the GGUF files the model pipeline exports from the same weights (F32; Q8_0 where rows are a multiple of 32, F32 otherwise), n_threads = 1, temperature 0, ignore_eos; caller-side wall-clock (first streamed chunk, end) for both sides; warm load = second and later loads from each runtime\'s own cache. wllama starts workers from blob: URLs, so its page runs without the strict CSP.',
+    );
+    const versions = (name: string): string => JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+    // Written again after each real-model group, so that a long run that stops keeps what it measured.
+    const save = (): { json: string; md: string } => {
+      const report: Report = {
+        date: new Date().toISOString(),
+        machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), chromium: browser.version(), node: process.version, crossOriginIsolated: String(isolated) },
+        versions: { 'onnxruntime-web': versions('onnxruntime-web'), 'onnxruntime-node': versions('onnxruntime-node'), '@huggingface/transformers': versions('@huggingface/transformers') },
+        settings: { runs: RUNS, realRuns: REAL_RUNS, newTokens: NEW_TOKENS, prefillTokens: PREFILL_TOKENS, quick: QUICK, seconds: Math.round((performance.now() - started) / 1000) },
+        rows,
+        ratios,
+        notes,
+      };
+      return writeReport(OUT, report);
+    };
     for (const model of ['speed', 'llama.cpp', 'start-up'].some(wanted) ? MODELS : []) {
       const s = subject(model, 'fp32');
       if (wanted('speed')) {
@@ -330,55 +355,40 @@ async function main(): Promise<void> {
       if (wanted('real')) {
         log(`${model} ${dtype}: decode, prefill, time to first token; ours / transformers.js / wllama (${s.gguf!.label})`);
         await sideBySide(page, s, REAL_RUNS, NEW_TOKENS, PREFILL_TOKENS, { decodeVsWllama: 1, decodeVsTransformers: GOALS[model]!.vsTransformers });
+        save();
       }
       if (wanted('real-start-up')) {
         log(`${model} ${dtype}: start-up, ours / transformers.js / wllama`);
         await startup(page, s, REAL_RUNS);
+        save();
       }
       if (!QUICK && wanted('real-memory')) {
         log(`${model} ${dtype}: memory while loading, ours / transformers.js / wllama`);
         await loadMemory(browser, server.url, s, REAL_RUNS, ['ours', 'transformers.js', 'wllama'], 1.3);
+        save();
       }
       if (wanted('chat')) {
         log(`${model} ${dtype}: chat of ${CHAT_TURNS.length} turns, ours / transformers.js`);
         await chat(page, s, REAL_RUNS, QUICK ? 8 : 32, CHAT_TURNS);
+        save();
       }
       if (wanted('real-json')) {
         log(`${model} ${dtype}: mask on its vocabulary (ours / xgrammar), extraction-sentences fixture`);
         await realJson(page, s);
+        save();
       }
       if (wanted('threads')) {
         log(`${model} ${dtype}: default threads and 1 thread, ours / onnxruntime-node`);
         await threadRows(page, s);
+        save();
       }
     }
     if (wanted('cache')) {
       log('cache throughput');
       await cacheThroughput(page);
     }
-    notes.push(
-      'Each side runs the same ONNX file. Ours: the public worker API (SlmClient.inWorker, load, generate). transformers.js: AutoTokenizer + AutoModelForCausalLM.generate in its own worker, device "wasm", greedy with min_new_tokens = max_new_tokens, as its documentation shows; it is pointed at onnxruntime-web\'s WASM-only build (the files ours runs): its own choice, the WebGPU build (asyncify), has no CPU kernel for GatherBlockQuantized, so it cannot create a session for the real models\' quantized files. onnxruntime-node: InferenceSession with intraOpNumThreads = threads, graph optimisation "all", the same feed loop (KV cache fed back, argmax).',
-      'Decode tokens/s counts the tokens after the first over the time from the first token to the last; prefill tokens/s is prompt tokens over the time to the first token. Sides are interleaved run by run (order rotated), after one full-length warm-up each.',
-      'Start-up: a new worker each time; cold = our IndexedDB cache, CacheStorage and the origin-private file system (wllama\'s cache) cleared, files from the local servers; warm = second load with caches filled.',
-      'Memory: VmHWM − VmRSS-before of the renderer process that hosts the page and its workers (/proc), a new browser context per load (cold), ÷ the bytes of the file that side loads (the ONNX file; for wllama the GGUF).',
-      'Real models (SmolLM2-135M-Instruct q4, Gemma 3 270M q4 when built): ours and transformers.js run the same ONNX file; wllama runs the original GGUF the folder was converted from (Q4_1, Q4_K_M), put in the folder\'s gguf/ and served by the same local server; caller-side wall-clock for ours and wllama, transformers.js timed in its worker. Prefill prompts start differently on every run, so that no prompt cache (ours, llama.cpp\'s) serves them.',
-      'Chat: five user turns, replies greedy and fed back; ours through chat.completions.create (stream) with its KV cache kept between turns, a new worker per conversation; transformers.js prompts every turn from scratch through apply_chat_template, as documented. Time to first token = the call to its first content chunk (ours) or first generated token (transformers.js).',
-      'Extraction-sentences fixture: extract() per case (its own schema), with drafts (default) and with lookahead: false; unconstrained = generate() of as many tokens from extractionPrompt(text). Mask rows on a model\'s own vocabulary: MASK_SCHEMA and its fixed target document, ours vs xgrammar (CPU time).',
-      'Threads: ours with 1 thread and with the thread count the runtime chooses when load() gets none, each beside onnxruntime-node with the same count (last-row logits only where the graph has num_logits_to_keep).',
-      'llama.cpp in WASM: @wllama/wllama with its wasm served by this app, loading the GGUF files the model pipeline exports from the same weights (F32; Q8_0 where rows are a multiple of 32, F32 otherwise), n_threads = 1, temperature 0, ignore_eos; caller-side wall-clock (first streamed chunk, end) for both sides; warm load = second and later loads from each runtime\'s own cache. wllama starts workers from blob: URLs, so its page runs without the strict CSP.',
-    );
-    const versions = (name: string): string => JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
-    const report: Report = {
-      date: new Date().toISOString(),
-      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), chromium: browser.version(), node: process.version, crossOriginIsolated: String(isolated) },
-      versions: { 'onnxruntime-web': versions('onnxruntime-web'), 'onnxruntime-node': versions('onnxruntime-node'), '@huggingface/transformers': versions('@huggingface/transformers') },
-      settings: { runs: RUNS, newTokens: NEW_TOKENS, prefillTokens: PREFILL_TOKENS, quick: QUICK, seconds: Math.round((performance.now() - started) / 1000) },
-      rows,
-      ratios,
-      notes,
-    };
-    const files = writeReport(OUT, report);
-    log(`wrote ${files.json} and ${files.md} in ${report.settings.seconds} s`);
+    const files = save();
+    log(`wrote ${files.json} and ${files.md} in ${Math.round((performance.now() - started) / 1000)} s`);
     for (const r of ratios) log(`${r.name} [${r.model}]: ${r.value.toFixed(2)} (goal ${r.goal})`);
   } finally {
     await browser.close();
