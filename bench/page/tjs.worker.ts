@@ -29,26 +29,8 @@ const api: BaselineApi = {
     return performance.now() - started;
   },
   async generate(prompt, maxNewTokens) {
-    const inputs = tokenizer(prompt);
-    const promptTokens = (inputs.input_ids as { dims: number[] }).dims[1]!;
-    let first = 0;
-    let puts = 0;
-    const started = performance.now();
-    await model.generate({
-      ...inputs,
-      max_new_tokens: maxNewTokens,
-      min_new_tokens: maxNewTokens,
-      do_sample: false,
-      streamer: {
-        put() {
-          // The first put is the prompt; the second is the first generated token.
-          if (++puts === 2) first = performance.now();
-        },
-        end() {},
-      } as never,
-    });
-    const ended = performance.now();
-    return run(promptTokens, maxNewTokens, started, first, ended);
+    const t = await timedGenerate(tokenizer(prompt), maxNewTokens, maxNewTokens);
+    return run(t.promptTokens, maxNewTokens, t.started, t.first, t.ended);
   },
   /**
    * The same conversation as ours: each turn's prompt from the model's chat template (our documented
@@ -61,30 +43,38 @@ const api: BaselineApi = {
     for (const content of turns) {
       messages.push({ role: 'user', content });
       const text = tokenizer.chat_template ? (tokenizer.apply_chat_template(messages, { add_generation_prompt: true, tokenize: false }) as string) : defaultChatPrompt(messages as never);
-      const inputs = tokenizer(text, { add_special_tokens: !tokenizer.chat_template });
-      const promptTokens = (inputs.input_ids as { dims: number[] }).dims[1]!;
-      let first = 0;
-      let puts = 0;
-      const started = performance.now();
-      const output = (await model.generate({
-        ...inputs,
-        max_new_tokens: maxTokens,
-        do_sample: false,
-        streamer: {
-          put() {
-            if (++puts === 2) first = performance.now();
-          },
-          end() {},
-        } as never,
-      })) as { tolist(): bigint[][] };
-      r.ttftMs.push((first || performance.now()) - started);
-      const reply = tokenizer.decode(output.tolist()[0]!.slice(promptTokens).map(Number), { skip_special_tokens: true }).trim();
+      const t = await timedGenerate(tokenizer(text, { add_special_tokens: !tokenizer.chat_template }), maxTokens, 0);
+      r.ttftMs.push(t.first - t.started);
+      const reply = tokenizer.decode(t.ids.slice(t.promptTokens), { skip_special_tokens: true }).trim();
       r.replies.push(reply);
       messages.push({ role: 'assistant', content: reply });
     }
     return r;
   },
 };
+
+/** Greedy generation with the times of its start, first generated token and end, and the ids (prompt and new). */
+async function timedGenerate(inputs: Record<string, unknown>, maxNewTokens: number, minNewTokens: number): Promise<{ promptTokens: number; ids: number[]; started: number; first: number; ended: number }> {
+  const promptTokens = (inputs.input_ids as { dims: number[] }).dims[1]!;
+  let first = 0;
+  let puts = 0;
+  const started = performance.now();
+  const output = (await model.generate({
+    ...inputs,
+    max_new_tokens: maxNewTokens,
+    min_new_tokens: minNewTokens,
+    do_sample: false,
+    streamer: {
+      put() {
+        // The first put is the prompt; the second is the first generated token.
+        if (++puts === 2) first = performance.now();
+      },
+      end() {},
+    } as never,
+  })) as { tolist(): bigint[][] };
+  const ended = performance.now();
+  return { promptTokens, ids: output.tolist()[0]!.map(Number), started, first: first || ended, ended };
+}
 
 function run(promptTokens: number, tokens: number, started: number, first: number, ended: number): Run {
   return {
