@@ -20,13 +20,13 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { GEMMA3_270M, PROJECT_ROOT, resolveSource, SMOLLM2_135M_INSTRUCT, type GgufSource } from '../models/sources.ts';
-import { launchChromium, startHarnessServer, withoutCsp } from '../scripts/harness.ts';
+import { launchChromium, startHarnessServer } from '../scripts/harness.ts';
 import { llama2Tokenizer, maskRows } from './json-mask.ts';
 import { openNative } from './native.ts';
 import type { Run } from './page/types.ts';
 import { writeReport, type Report } from './report.ts';
 import { call, log, MODELS_DIR, modelTokenizer, notes, prefillPrompt, ratio, ratios, record, rows } from './session.ts';
-import { chat, extraction, loadMemory, sideBySide, startup, subject, type Subject } from './sides.ts';
+import { benchPage, chat, extraction, loadMemory, sideBySide, startup, subject, type Subject } from './sides.ts';
 import { storyThemes } from '../tests/support/sources.ts';
 
 const { values: args } = parseArgs({
@@ -285,12 +285,7 @@ async function main(): Promise<void> {
   const server = await startHarnessServer();
   const browser = await launchChromium({ webgpu: false });
   try {
-    const context = await browser.newContext();
-    await withoutCsp(context, '**/bench/page/index.html'); // for wllama's blob: workers
-    await withoutCsp(context, '**/assets/tjs.worker-*.js'); // ORT imports its WASM build's glue from a blob: URL there
-    const page = await context.newPage();
-    await page.goto(new URL('bench/page/index.html', server.url).href);
-    await page.waitForSelector('body[data-ready="true"]');
+    const page = await benchPage(browser, server.url);
     const isolated = await call(page, 'crossOriginIsolated');
     const real = await realSubjects();
     notes.push(
@@ -354,7 +349,7 @@ async function main(): Promise<void> {
       const [model, dtype] = [s.model, s.dtype];
       if (wanted('real')) {
         log(`${model} ${dtype}: decode, prefill, time to first token; ours / transformers.js / wllama (${s.gguf!.label})`);
-        await sideBySide(page, s, REAL_RUNS, NEW_TOKENS, PREFILL_TOKENS, { decodeVsWllama: 1, decodeVsTransformers: GOALS[model]!.vsTransformers });
+        await sideBySide(browser, server.url, s, REAL_RUNS, NEW_TOKENS, PREFILL_TOKENS, { decodeVsWllama: 1, decodeVsTransformers: GOALS[model]!.vsTransformers });
         save();
       }
       if (wanted('real-start-up')) {

@@ -29,18 +29,31 @@ export function subject(model: string, dtype: Dtype, gguf?: Subject['gguf']): Su
 
 type Side = 'ours' | 'transformers.js' | 'wllama';
 
-/** Opens every side on the page (one thread each); returns the sides opened. */
-async function openSides(page: Page, s: Subject): Promise<Side[]> {
-  await call(page, 'oursOpen', s.model, s.dtype, 1);
-  await call(page, 'baselineOpen', s.model, s.dtype, 1, false);
-  if (s.gguf) await call(page, 'wllamaOpen', s.gguf.url, 1);
-  return s.gguf ? ['ours', 'transformers.js', 'wllama'] : ['ours', 'transformers.js'];
+/**
+ * The bench page in a new browser context (its own renderer process, empty storage). wllama starts
+ * workers from blob: URLs and ORT imports its WASM build's glue from one in the transformers.js
+ * worker, which the app's strict CSP forbids: those two are served without it.
+ */
+export async function benchPage(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext();
+  await withoutCsp(context, '**/bench/page/index.html');
+  await withoutCsp(context, '**/assets/tjs.worker-*.js');
+  const page = await context.newPage();
+  await page.goto(new URL('bench/page/index.html', url).href);
+  await page.waitForSelector('body[data-ready="true"]');
+  return page;
 }
 
-async function closeSides(page: Page): Promise<void> {
-  await call(page, 'oursClose');
-  await call(page, 'baselineClose');
-  await call(page, 'wllamaClose');
+/** Opens every side (one thread each), each on a page of its own: three runtimes holding Gemma 3 crash one renderer. */
+async function openSides(browser: Browser, url: string, s: Subject): Promise<Map<Side, Page>> {
+  const pages = new Map<Side, Page>();
+  for (const side of ['ours', 'transformers.js', 'wllama'] as const) {
+    if (side === 'wllama' && !s.gguf) continue;
+    const page = await benchPage(browser, url);
+    await (side === 'ours' ? call(page, 'oursOpen', s.model, s.dtype, 1) : side === 'wllama' ? call(page, 'wllamaOpen', s.gguf!.url, 1) : call(page, 'baselineOpen', s.model, s.dtype, 1, false));
+    pages.set(side, page);
+  }
+  return pages;
 }
 
 const dtypeOf = (s: Subject, side: Side): string => (side === 'wllama' ? s.gguf!.label : s.dtype);
@@ -51,11 +64,14 @@ const dtypeOf = (s: Subject, side: Side): string => (side === 'wllama' ? s.gguf!
  * prompt starts differently, so that no side's prompt cache (ours, llama.cpp's) serves it from an
  * earlier run.
  */
-export async function sideBySide(page: Page, s: Subject, runs: number, newTokens: number, prefillTokens: number, goals: { decodeVsWllama: number; decodeVsTransformers: number }): Promise<void> {
+export async function sideBySide(browser: Browser, url: string, s: Subject, runs: number, newTokens: number, prefillTokens: number, goals: { decodeVsWllama: number; decodeVsTransformers: number }): Promise<void> {
   const decodePrompt = 'Once upon a time';
-  const sides = await openSides(page, s);
-  const generate = (side: Side, text: string, n: number): Promise<Run> =>
-    side === 'ours' ? call(page, 'oursGenerateWall', text, n) : side === 'wllama' ? call(page, 'wllamaGenerate', text, n) : call(page, 'baselineGenerate', text, n);
+  const pages = await openSides(browser, url, s);
+  const sides = [...pages.keys()];
+  const generate = (side: Side, text: string, n: number): Promise<Run> => {
+    const page = pages.get(side)!;
+    return side === 'ours' ? call(page, 'oursGenerateWall', text, n) : side === 'wllama' ? call(page, 'wllamaGenerate', text, n) : call(page, 'baselineGenerate', text, n);
+  };
   const warmUp = await prefillPrompt(s.model, prefillTokens, 'warm-up');
   for (const side of sides) {
     await generate(side, decodePrompt, newTokens);
@@ -76,7 +92,7 @@ export async function sideBySide(page: Page, s: Subject, runs: number, newTokens
       r[side]!.prefillTtft.push(prefill.ttftMs);
     }
   }
-  await closeSides(page);
+  for (const page of pages.values()) await page.context().close();
   const m: Record<string, { decode: number; prefill: number; ttft: number }> = {};
   for (const side of sides) {
     const row = (metric: string, unit: string, values: number[]): number => record('real', s.model, dtypeOf(s, side), 'wasm', 1, side, metric, unit, values);
@@ -145,19 +161,14 @@ export async function loadMemory(browser: Browser, url: string, s: Subject, runs
   for (let i = 0; i < runs; i++) {
     for (const side of sides) {
       const before = new Set(await renderers());
-      const context = await browser.newContext();
-      if (side === 'wllama') await withoutCsp(context, '**/bench/page/index.html');
-      if (side === 'transformers.js') await withoutCsp(context, '**/assets/tjs.worker-*.js');
-      const page = await context.newPage();
-      await page.goto(new URL('bench/page/index.html', url).href);
-      await page.waitForSelector('body[data-ready="true"]');
+      const page = await benchPage(browser, url);
       // The page's renderer is one of the processes that appeared; the one that grew is the one loading.
       const fresh = (await renderers()).filter((p) => !before.has(p));
       const baseline = new Map(fresh.map((p) => [p, status(p, 'VmRSS')]));
       await open(page, side);
       const bytes = side === 'wllama' ? s.gguf!.bytes : s.bytes;
       peaks[side]!.push(Math.max(...fresh.map((p) => status(p, 'VmHWM') - baseline.get(p)!)) / bytes);
-      await context.close();
+      await page.context().close();
     }
   }
   await cdp.detach();
@@ -180,14 +191,15 @@ export async function chat(page: Page, s: Subject, runs: number, maxTokens: numb
   for (let i = 0; i <= runs; i++) {
     await call(page, 'oursOpen', s.model, s.dtype, 1);
     const ours = await call(page, 'oursChat', system, turns, maxTokens);
+    await call(page, 'oursClose'); // one runtime at a time holds the model
     await call(page, 'baselineOpen', s.model, s.dtype, 1, false);
     const tjs = await call(page, 'baselineChat', system, turns, maxTokens);
+    await call(page, 'baselineClose');
     same &&= ours.replies.every((reply, t) => reply.trim() === tjs.replies[t]);
     if (i === 0) continue; // the first conversation warms both up
     r.ours.push(ours.ttftMs);
     r.tjs.push(tjs.ttftMs);
   }
-  await closeSides(page);
   const last = turns.length - 1;
   const row = (side: Side, turn: number, values: number[][]): number =>
     record('chat', s.model, s.dtype, 'wasm', 1, side, `time to first token, turn ${turn + 1} of ${turns.length} (replies ≤ ${maxTokens} tokens)`, 'ms', values.map((v) => v[turn]!));
