@@ -15,6 +15,7 @@ import { jsonSchemaConstraint, type Constraint } from '../src/engine/tasks/extra
 import { JsonMatcher } from '../src/engine/tasks/json/matcher.ts';
 import { compileSchema } from '../src/engine/tasks/json/schema.ts';
 import { TokenTrie } from '../src/engine/tasks/json/token-mask.ts';
+import { ratio, record } from './session.ts';
 
 export const MASK_SCHEMA = {
   type: 'object',
@@ -85,25 +86,27 @@ const CPU_OVERHEAD_MS = (() => {
 })();
 const textCache = new WeakMap<PreTrainedTokenizer, string[]>();
 
-/** Each token's text (byte-fallback tokens as their byte), computed once: the chooser must not make garbage while masks are timed. */
+/**
+ * Each token's bytes as a string of char codes (the target is ASCII, so a token with other bytes never
+ * matches it), computed once: the chooser must not make garbage while masks are timed.
+ */
 function tokenTexts(tokenizer: PreTrainedTokenizer): string[] {
   let texts = textCache.get(tokenizer);
   if (!texts) {
-    texts = [];
-    const vocab = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
-    for (const [piece, id] of vocab instanceof Map ? vocab : Object.entries(vocab)) {
-      const byte = /^<0x([0-9A-F]{2})>$/.exec(piece);
-      texts[id] = byte ? String.fromCharCode(parseInt(byte[1]!, 16)) : piece.replaceAll('▁', ' ');
-    }
+    texts = trieOf(tokenizer).bytesOf.map((bytes) => (bytes ? String.fromCharCode(...bytes) : ''));
     textCache.set(tokenizer, texts);
   }
   return texts;
 }
 
-function walkConstraint(tokenizer: PreTrainedTokenizer, schema: object, vocabSize: number): Constraint {
+function trieOf(tokenizer: PreTrainedTokenizer): TokenTrie {
   let trie = tries.get(tokenizer);
   if (!trie) tries.set(tokenizer, (trie = new TokenTrie(tokenizer)));
-  const t = trie;
+  return trie;
+}
+
+function walkConstraint(tokenizer: PreTrainedTokenizer, schema: object, vocabSize: number): Constraint {
+  const t = trieOf(tokenizer);
   const matcher = JsonMatcher.start(compileSchema(schema));
   const allowed = new Uint8Array(vocabSize);
   return {
@@ -124,13 +127,13 @@ function walkConstraint(tokenizer: PreTrainedTokenizer, schema: object, vocabSiz
  * @mlc-ai/web-xgrammar (what WebLLM uses) on the same vocabulary, schema and tokens: milliseconds per
  * token of getNextTokenBitmask, and its one-off set-up (tokenizer info and schema compilation).
  */
-export async function xgrammarRun(tokenizer: PreTrainedTokenizer, vocabSize: number, tokens: number[], runs: number): Promise<{ msPerToken: number[]; setupMs: number }> {
+export async function xgrammarRun(tokenizer: PreTrainedTokenizer, vocabSize: number, tokens: number[], runs: number, vocab: XgrammarVocab): Promise<{ msPerToken: number[]; setupMs: number }> {
   const xg = loadXgrammar();
-  const vocab = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
+  const entries = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
   const pieces: string[] = [];
-  for (const [piece, id] of vocab instanceof Map ? vocab : Object.entries(vocab)) pieces[id] = piece;
+  for (const [piece, id] of entries instanceof Map ? entries : Object.entries(entries)) pieces[id] = piece;
   const started = performance.now();
-  const info = await xg.TokenizerInfo.createTokenizerInfo(pieces, 'byte_fallback', true, vocabSize, tokenizer.all_special_ids);
+  const info = await xg.TokenizerInfo.createTokenizerInfo(pieces, vocab.type, vocab.prependSpace, vocabSize, tokenizer.all_special_ids);
   const compiler = await xg.GrammarCompiler.createGrammarCompiler(info);
   // Any whitespace, at most one in a row: the grammar ours follows.
   const compiled = await compiler.compileJSONSchema(JSON.stringify(MASK_SCHEMA), true, undefined, undefined, true, 1);
@@ -149,6 +152,39 @@ export async function xgrammarRun(tokenizer: PreTrainedTokenizer, vocabSize: num
     if (run > 0) msPerToken.push(spent / tokens.length); // run 0 warms up
   }
   return { msPerToken, setupMs };
+}
+
+/** How xgrammar reads the vocabulary's pieces: byte-level BPE (GPT-2, SmolLM2) or SentencePiece with byte fallback (Llama-2, Gemma). */
+export interface XgrammarVocab {
+  type: 'byte_level' | 'byte_fallback';
+  prependSpace: boolean;
+}
+
+/**
+ * Mask time per token on one vocabulary, in Node: the trie walk every token (how masks were made
+ * before the state table), our state table on a schema's first document and on the next, and
+ * xgrammar's getNextTokenBitmask on the same schema and tokens.
+ */
+export async function maskRows(tokenizer: PreTrainedTokenizer, vocabSize: number, label: string, vocab: XgrammarVocab, runs: number): Promise<void> {
+  const mask = { walk: [] as number[], cold: [] as number[], warm: [] as number[] };
+  // JIT warm-up of both paths (cpuUsage counts V8's compiler threads too).
+  maskRun(tokenizer, vocabSize, 'walk');
+  maskRun(tokenizer, vocabSize, 'table', { ...MASK_SCHEMA, description: 'warm-up' });
+  for (let i = 0; i < runs; i++) {
+    mask.walk.push(maskRun(tokenizer, vocabSize, 'walk').msPerToken);
+    const fresh = { ...MASK_SCHEMA, description: `run ${i}` }; // a schema the table has not seen
+    mask.cold.push(maskRun(tokenizer, vocabSize, 'table', fresh).msPerToken);
+    mask.warm.push(maskRun(tokenizer, vocabSize, 'table', fresh).msPerToken);
+  }
+  const walk = record('json', label, '-', 'node', 1, 'before: trie walk every token', 'mask time per token', 'ms', mask.walk);
+  const cold = record('json', label, '-', 'node', 1, 'ours: state table, first document', 'mask time per token', 'ms', mask.cold);
+  const warm = record('json', label, '-', 'node', 1, 'ours: state table, same schema again', 'mask time per token', 'ms', mask.warm);
+  ratio('mask time per token, state table ÷ trie walk (first document)', label, cold / walk, 'report');
+  ratio('mask time per token, state table ÷ trie walk (schema seen before)', label, warm / walk, 'report');
+  const xg = await xgrammarRun(tokenizer, vocabSize, maskRun(tokenizer, vocabSize, 'table').tokens, runs, vocab);
+  const xgrammar = record('json', label, '-', 'node', 1, '@mlc-ai/web-xgrammar', 'mask time per token (getNextTokenBitmask)', 'ms', xg.msPerToken, `set-up (tokenizer info, schema compilation) ${Math.round(xg.setupMs)} ms`);
+  ratio('mask time per token, ours ÷ xgrammar (first document)', label, cold / xgrammar, '≤ 1');
+  ratio('mask time per token, ours ÷ xgrammar (schema seen before)', label, warm / xgrammar, '≤ 1');
 }
 
 interface Xgrammar {

@@ -5,7 +5,7 @@
 import { Wllama } from '@wllama/wllama/esm/index.js'; // the built ESM (the package root points TypeScript at its sources)
 import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import * as Comlink from 'comlink';
-import { extractionPrompt, SlmClient, type Dtype, type ModelHandle } from '../../src/index.ts';
+import { extractionPrompt, SlmClient, type ChatMessage, type Dtype, type ModelHandle } from '../../src/index.ts';
 import { openStores } from '../../src/storage/stores.ts';
 import type { BaselineApi, Run } from './types.ts';
 
@@ -16,11 +16,12 @@ let llamaCpp: Wllama | null = null;
 const bench = {
   crossOriginIsolated: () => globalThis.crossOriginIsolated,
 
-  async oursOpen(model: string, dtype: Dtype, threads: number): Promise<number> {
+  /** Loads through the worker; `threads` undefined leaves the choice to the runtime (its default). Returns ms. */
+  async oursOpen(model: string, dtype: Dtype, threads?: number): Promise<number> {
     await bench.oursClose();
     const client = await SlmClient.inWorker();
     const started = performance.now();
-    const handle = await client.load(model, { dtype, device: 'wasm', threads });
+    const handle = await client.load(model, { dtype, device: 'wasm', ...(threads !== undefined && { threads }) });
     ours = { client, model: handle };
     return performance.now() - started;
   },
@@ -51,6 +52,31 @@ const bench = {
       decodeTokensPerSecond: ((stats.generatedTokens - 1) * 1000) / (ended - first),
     };
   },
+  /** The WASM threads the loaded model runs with (the runtime's choice when oursOpen was given none). */
+  oursThreads: (): number => ours!.model.info.threads,
+  /**
+   * A conversation of `turns` user messages through the OpenAI-compatible chat API, each reply (at most
+   * `maxTokens`, greedy) fed back as the assistant's message: caller-side ms to the first content chunk, per turn.
+   */
+  async oursChat(system: string, turns: string[], maxTokens: number): Promise<{ ttftMs: number[]; replies: string[] }> {
+    const messages: ChatMessage[] = [{ role: 'system', content: system }];
+    const r = { ttftMs: [] as number[], replies: [] as string[] };
+    for (const content of turns) {
+      messages.push({ role: 'user', content });
+      const started = performance.now();
+      let first = 0;
+      let reply = '';
+      for await (const chunk of await ours!.model.chat.completions.create({ messages, max_tokens: maxTokens, temperature: 0, stream: true })) {
+        const delta = chunk.choices[0]?.delta.content ?? '';
+        if (delta && !first) first = performance.now();
+        reply += delta;
+      }
+      r.ttftMs.push((first || performance.now()) - started);
+      r.replies.push(reply);
+      messages.push({ role: 'assistant', content: reply });
+    }
+    return r;
+  },
   /** Constrained extraction (a fixed-length string, so every run decodes the same tokens) vs. plain generation of as many tokens. */
   async oursConstrained(): Promise<{ constrained: number; unconstrained: number; tokens: number }> {
     const schema = { type: 'string', minLength: 160, maxLength: 160 };
@@ -59,23 +85,24 @@ const bench = {
     return { constrained: stats.decodeTokensPerSecond, unconstrained: plain.stats.decodeTokensPerSecond, tokens: stats.generatedTokens };
   },
   /**
-   * The extraction fixture, greedy, with drafts checked in one run (jump-forward, prompt lookup) or
-   * without: wall-clock per document, constrained decode tokens/s, and plain generation of as many
-   * tokens from the same prompts (unconstrained decode tokens/s).
+   * Extraction cases (text and schema), greedy, with drafts checked in one run (jump-forward, prompt
+   * lookup) or without: wall-clock per document and constrained decode tokens/s; with `unconstrained`,
+   * also plain generation of as many tokens from the same texts (unconstrained decode tokens/s).
    */
-  async oursExtractFixture(documents: string[], schema: object, lookahead: boolean): Promise<{ msPerDocument: number; constrained: number; unconstrained: number; tokens: number; accepted: number }> {
+  async oursExtractCases(cases: Array<{ text: string; schema: object }>, lookahead: boolean, unconstrained: boolean): Promise<{ msPerDocument: number; constrained: number; unconstrained: number; tokens: number; accepted: number }> {
     const r = { ms: 0, constrained: 0, unconstrained: 0, tokens: 0, accepted: 0 };
-    for (const text of documents) {
+    for (const { text, schema } of cases) {
       const started = performance.now();
       const { stats } = await ours!.model.extract(text, schema, { lookahead });
       r.ms += performance.now() - started;
-      const plain = await ours!.model.generate(extractionPrompt(text), { maxNewTokens: stats.generatedTokens, minNewTokens: stats.generatedTokens });
-      r.constrained += stats.decodeTokensPerSecond / documents.length;
-      r.unconstrained += plain.stats.decodeTokensPerSecond / documents.length;
+      r.constrained += stats.decodeTokensPerSecond / cases.length;
       r.tokens += stats.generatedTokens;
       r.accepted += stats.acceptedDraftTokens ?? 0;
+      if (!unconstrained) continue;
+      const plain = await ours!.model.generate(extractionPrompt(text), { maxNewTokens: stats.generatedTokens, minNewTokens: stats.generatedTokens });
+      r.unconstrained += plain.stats.decodeTokensPerSecond / cases.length;
     }
-    return { msPerDocument: r.ms / documents.length, constrained: r.constrained, unconstrained: r.unconstrained, tokens: r.tokens, accepted: r.accepted };
+    return { msPerDocument: r.ms / cases.length, constrained: r.constrained, unconstrained: r.unconstrained, tokens: r.tokens, accepted: r.accepted };
   },
   /** Milliseconds to train a classifier (features and head) on `examples`. */
   async oursTrain(examples: Array<{ text: string; label: string }>): Promise<number> {
@@ -96,6 +123,7 @@ const bench = {
     return api.load(model, dtype, threads, browserCache);
   },
   baselineGenerate: (prompt: string, maxNewTokens: number): Promise<Run> => baseline!.api.generate(prompt, maxNewTokens),
+  baselineChat: (system: string, turns: string[], maxTokens: number): Promise<{ ttftMs: number[]; replies: string[] }> => baseline!.api.chat(system, turns, maxTokens),
   async baselineClose(): Promise<void> {
     baseline?.worker.terminate();
     baseline = null;
@@ -150,6 +178,14 @@ const bench = {
     await bench.oursClose();
     return performance.now() - started;
   },
+  /** load() to first token with wllama: cold when its OPFS cache was cleared, warm otherwise. */
+  async wllamaStartup(url: string): Promise<number> {
+    const started = performance.now();
+    await bench.wllamaOpen(url, 1);
+    await bench.wllamaGenerate('Once upon a time', 1);
+    await bench.wllamaClose();
+    return performance.now() - started;
+  },
   async baselineStartup(model: string, dtype: Dtype): Promise<number> {
     const started = performance.now();
     await bench.baselineOpen(model, dtype, 1, true);
@@ -162,6 +198,9 @@ const bench = {
     await client.clearCache();
     client.terminate();
     for (const name of await caches.keys()) await caches.delete(name);
+    // wllama keeps downloaded GGUF files in the origin-private file system.
+    const opfs = await navigator.storage.getDirectory();
+    for await (const name of (opfs as unknown as { keys(): AsyncIterable<string> }).keys()) await opfs.removeEntry(name, { recursive: true });
   },
 
   /** MB/s writing and reading `megabytes` through the weight cache, and as bare IndexedDB puts/gets of the same chunks. */

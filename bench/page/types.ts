@@ -12,4 +12,6 @@ export interface BaselineApi {
   /** Loads the model; returns milliseconds. */
   load(id: string, dtype: Dtype, threads: number, browserCache: boolean): Promise<number>;
   generate(prompt: string, maxNewTokens: number): Promise<Run>;
+  /** A conversation of `turns` user messages, each reply fed back: ms to the first generated token per turn, and the replies. */
+  chat(system: string, turns: string[], maxTokens: number): Promise<{ ttftMs: number[]; replies: string[] }>;
 }
