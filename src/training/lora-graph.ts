@@ -14,9 +14,11 @@
  * Inputs per layer l and projection p (qkv, o, gate, up, down): `lora.{l}.{p}.A` float32 [in, rank] (Aᵀ)
  * and `lora.{l}.{p}.B` float32 [rank, out] ((α/r)·Bᵀ). The qkv projection is fused in the graph: its A
  * stacks the q, k and v adapters' A and its B is block-diagonal (see lora-feeds.ts).
+ * One output is added too: `lora_prefix_hidden`, the residual stream entering the first trainable layer,
+ * which fine-tuning reads instead of running the frozen layers a second time.
  */
 
-import { targetShape, type AdapterShape } from './adapter.ts';
+import { LORA_PREFIX_OUTPUT, targetShape, trainableLayers, type AdapterShape } from './adapter.ts';
 
 /** The fused projections of a layer that take an adapter, as the converter names them. */
 export const LORA_SLOTS = ['qkv', 'o', 'gate', 'up', 'down'] as const;
@@ -110,6 +112,13 @@ export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8A
     extra.push(field(11, encodeInput(b, ['lora_rank', io.out])));
   }
   if (found === 0) return null;
+  // The residual stream entering the first trainable layer: what the training graph takes as `hidden`.
+  const first = shape.nLayers - trainableLayers(shape.nLayers);
+  const norm = all.find((n) => n.name === `/model/layers.${first}/input_layernorm`);
+  const hidden = first === 0 ? norm?.inputs[0] : norm?.outputs[3];
+  if (!hidden) return null;
+  extra.push(field(1, encodeNode('Identity', '/lora/prefix_hidden', [hidden], [LORA_PREFIX_OUTPUT])));
+  extra.push(field(12, encodeInput(LORA_PREFIX_OUTPUT, ['batch_size', 'sequence_length', shape.dim])));
 
   const graphParts: Uint8Array[] = [];
   for (const f of parts) graphParts.push(changed.has(f.start) ? field(1, changed.get(f.start)!) : graph.subarray(f.tagStart, f.end));
@@ -243,7 +252,7 @@ function encodeNode(opType: string, name: string, inputs: string[], outputs: str
   return concat([...inputs.map((i) => text(1, i)), ...outputs.map((o) => text(2, o)), text(3, name), text(4, opType)]);
 }
 
-/** ValueInfoProto of a float32 input: name = 1, type = 2 → tensor_type = 1 → elem_type = 1, shape = 2 → dim = 1 → dim_value = 1 | dim_param = 2. */
+/** ValueInfoProto of a float32 input or output: name = 1, type = 2 → tensor_type = 1 → elem_type = 1, shape = 2 → dim = 1 → dim_value = 1 | dim_param = 2. */
 function encodeInput(name: string, dims: Array<number | string>): Uint8Array {
   const shape = concat(dims.map((d) => field(1, typeof d === 'number' ? varintField(1, d) : text(2, d))));
   return concat([text(1, name), field(2, field(1, concat([varintField(1, 1), field(2, shape)])))]);

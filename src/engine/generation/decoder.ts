@@ -6,7 +6,7 @@
  */
 import { InvalidModelFileError } from '../../errors.ts';
 import type { KvCacheLimits } from '../../types.ts';
-import type { AdapterShape } from '../../training/adapter.ts';
+import { LORA_PREFIX_OUTPUT, type AdapterShape } from '../../training/adapter.ts';
 import type { LoraFeed } from '../../training/lora-feeds.ts';
 import type { ExecutionBackend, InferenceSession, Tensor, TensorType } from '../backends/types.ts';
 
@@ -118,7 +118,14 @@ export class Decoder {
     const { Tensor } = this.backend.ort;
     const given = Object.fromEntries([...feeds].map(([n, f]) => [n, new Tensor('float32', f.data, f.dims)]));
     this.adapter = { name, feeds: { ...this.noAdapter, ...given } };
-    if (this.current.adapter !== name) this.reset();
+    if (this.current?.adapter !== name) this.reset();
+  }
+
+  /** Drops the sequences cached with adapter `name` (its weights changed, or it is gone). */
+  forgetAdapter(name: string): void {
+    for (const s of this.sequences.filter((q) => q.adapter === name)) dispose(s.past);
+    this.sequences = this.sequences.filter((q) => q.adapter !== name);
+    this.reset();
   }
 
   /** Starts a new, empty current sequence; earlier ones stay cached. */
@@ -222,6 +229,26 @@ export class Decoder {
     const out = await this.session.run(feeds);
     for (const [name, t] of Object.entries(out)) if (name.startsWith('present')) t.dispose();
     return { logits: out.logits!.data as Float32Array, hidden: (out.last_hidden_state?.data as Float32Array | undefined) ?? null };
+  }
+
+  /**
+   * The residual stream entering the first trainable layer for `ids` ([T, dim]), computed by the base model
+   * as a sequence of its own: the frozen layers' output that fine-tuning feeds the training graph.
+   */
+  async prefixHidden(ids: number[]): Promise<Tensor> {
+    const { Tensor } = this.backend.ort;
+    const n = ids.length;
+    const feeds: Record<string, Tensor> = {
+      ...this.noAdapter,
+      ...this.emptyPast(),
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, n]),
+      attention_mask: new Tensor('int64', this.ones.subarray(0, n), [1, n]),
+    };
+    if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(0, n), [1, n]);
+    if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new Tensor('int64', BigInt64Array.of(1n), []);
+    const out = (await this.session.run(feeds, [LORA_PREFIX_OUTPUT]))[LORA_PREFIX_OUTPUT]!;
+    const data = (out.location === 'cpu' ? out.data : await out.getData()) as Float32Array;
+    return new Tensor('float32', data, [n, data.length / n]);
   }
 
   async release(): Promise<void> {
