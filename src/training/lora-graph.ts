@@ -1,8 +1,8 @@
 /**
  * Adds LoRA inputs to a converted Llama decoder graph at load time, so that one ONNX session serves the
  * base model and any number of adapters: every projection y = x·W gets y + (x·Aᵀ)·Bᵀ with Aᵀ and Bᵀ fed
- * per call. With no adapter the engine feeds rank-0 tensors ([in, 0] and [0, out]), which cost two empty
- * MatMuls and an Add per projection.
+ * per call. With no adapter the engine feeds rank-1 zeros, which cost two thin MatMuls and an Add per
+ * projection (bench/adapter-decode.ts measures it).
  *
  * Why at load time and not in the converter: stock transformers.js feeds exactly the inputs a graph
  * declares, so the files on disk keep the transformers.js signature; and onnxruntime-web refuses to feed
