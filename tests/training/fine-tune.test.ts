@@ -13,13 +13,11 @@ import { AbortError, InvalidArgumentError } from '../../src/errors.ts';
 import { TRAINING_GRAPH } from '../../src/training/adapter.ts';
 import type { FineTuneExample, FineTuneOptions, FineTuneProgress } from '../../src/training/fine-tune.ts';
 import { startFileServer, type FileServer } from '../support/file-server.ts';
+import { ANIMAL_SOUNDS, storiesChatPrompt } from '../support/animal-sounds.ts';
 import { STORIES_DIR } from '../support/sources.ts';
 import { folderLoader, loadedEngine, sessions } from './support/node-engine.ts';
 
-/** Which animal a sentence is about, as the sound it makes: a rule the story model cannot guess. */
-const ANIMALS: Array<[string, string]> = [['cat', 'meow'], ['dog', 'woof'], ['bird', 'tweet']];
-const PLACES = ['park', 'house', 'garden', 'tree', 'school', 'shop', 'box', 'bed'];
-const EXAMPLES: FineTuneExample[] = PLACES.flatMap((place, i) => ANIMALS.map(([animal, sound]) => ({ prompt: `The ${animal} is in the ${place}${i % 2 ? '.' : '!'}`, completion: sound })));
+const EXAMPLES = ANIMAL_SOUNDS;
 
 let server: FileServer;
 const loaded = (): Promise<{ engine: Engine; handle: string }> => loadedEngine(folderLoader(STORIES_DIR, `${server.url}/stories260k/`, 'fp32'));
@@ -66,7 +64,7 @@ describe('fineTune on stories260K (engine, WASM stand-in)', () => {
     const swapped = EXAMPLES.map((e) => ('prompt' in e ? { ...e, completion: e.completion === 'meow' ? 'woof' : e.completion === 'woof' ? 'meow' : e.completion } : e));
     await engine.fineTune(handle, swapped, { ...OPTIONS, name: 'swapped' });
     const trainingSessions = sessions.created - before; // one training graph per fineTune, released after it
-    const prompt = 'User: The cat is in the car.\nAssistant:';
+    const prompt = storiesChatPrompt('The cat is in the car.');
     const outputs: string[] = [];
     for (const adapter of ['sounds', 'swapped', 'sounds', 'swapped']) outputs.push((await engine.generate(handle, prompt, { adapter, maxNewTokens: 4 })).text.trim().slice(0, 4));
     expect(outputs).toEqual(['meow', 'woof', 'meow', 'woof']);
@@ -103,7 +101,7 @@ describe('fineTune on stories260K (engine, WASM stand-in)', () => {
   it('an adapter skill exported from one engine runs in a fresh one with the same output', async () => {
     const { engine, handle } = await loaded();
     await engine.fineTune(handle, EXAMPLES, OPTIONS);
-    const direct = (await engine.generate(handle, 'User: The dog is in the car.\nAssistant:', { adapter: 'sounds', maxNewTokens: 3 })).text;
+    const direct = (await engine.generate(handle, storiesChatPrompt('The dog is in the car.'), { adapter: 'sounds', maxNewTokens: 3 })).text;
     const file = await (async () => {
       await engine.saveSkill(handle, { name: 'animal sounds', task: { kind: 'adapter', adapter: 'sounds' } });
       return engine.exportSkill('animal sounds');
@@ -111,7 +109,7 @@ describe('fineTune on stories260K (engine, WASM stand-in)', () => {
     // A fresh engine (another profile) imports the file and runs it: the same output as the adapter it came from.
     const other = await loaded();
     await other.engine.importSkill(file);
-    const ran = (await other.engine.runSkill(other.handle, 'animal sounds', 'User: The dog is in the car.\nAssistant:')) as string;
+    const ran = (await other.engine.runSkill(other.handle, 'animal sounds', storiesChatPrompt('The dog is in the car.'))) as string;
     expect(ran.startsWith(direct)).toBe(true);
   });
 });
