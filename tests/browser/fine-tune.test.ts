@@ -37,7 +37,7 @@ describe('fine-tuning in the browser: adapter skills across profiles', () => {
       const steps: number[] = [];
       const report = await w.model.fineTune(examples, { name: 'sounds', rank: 4, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], steps: 40, learningRate: 1e-2, batchTokens: 64, validationSplit: 0.25, seed: 7, onProgress: (p) => void steps.push(p.step) });
       const direct = [];
-      for (const p of probes) direct.push((await w.model.generate(p, { adapter: 'sounds', maxNewTokens: 4 })).text.trim().slice(0, 5));
+      for (const p of probes) direct.push((await w.model.generate(p, { adapter: 'sounds', maxNewTokens: 6 })).text.trim());
       const base = (await w.model.generate(probes[0]!, { maxNewTokens: 4 })).text;
       await w.model.saveSkill({ name: 'animal sounds', task: { kind: 'adapter', adapter: 'sounds' } });
       const outputs = [];
@@ -46,7 +46,7 @@ describe('fine-tuning in the browser: adapter skills across profiles', () => {
     }, { examples: ANIMAL_SOUNDS, probes: PROBES });
     expect(result.steps).toBe(40);
     expect(result.heldOut.filter((h) => h.after.trim().startsWith(h.expected))).toHaveLength(6);
-    expect(result.direct).toEqual(['meow', 'woof', 'tweet']);
+    expect(result.direct.map((d, i) => d.startsWith(['meow', 'woof', 'tweet'][i]!))).toEqual([true, true, true]);
     expect(result.base.trim().startsWith('meow')).toBe(false);
     expect(JSON.parse(result.file)).toMatchObject({ task: { kind: 'adapter', adapter: 'sounds', weights: { rank: 4, layers: 5 } } });
     exported = result.file;
