@@ -108,8 +108,10 @@ export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8A
     }
     extra.push(field(1, encodeNode('Add', `${node.name}/lora_add`, [base, delta], [y])));
     const io = slotShape(shape, slot);
-    extra.push(field(11, encodeInput(a, [io.in, 'lora_rank'])));
-    extra.push(field(11, encodeInput(b, ['lora_rank', io.out])));
+    // A rank of its own per projection: onnxruntime plans buffers assuming equal symbolic dims are equal.
+    const rank = `lora_rank.${layer}.${slot}`;
+    extra.push(field(11, encodeInput(a, [io.in, rank])));
+    extra.push(field(11, encodeInput(b, [rank, io.out])));
   }
   if (found === 0) return null;
   // The residual stream entering the first trainable layer: what the training graph takes as `hidden`.
