@@ -1,0 +1,67 @@
+/**
+ * Fine-tuning in Chromium (WASM, in the worker) on stories260K: an adapter trained in one profile, saved
+ * as a skill and exported, imports in a fresh profile and gives the same output there.
+ */
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ANIMAL_SOUNDS, storiesChatPrompt } from '../support/animal-sounds.ts';
+import { appUrl, useBrowser } from './support/browser.ts';
+
+type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
+const PROBES = ['The cat is in the car.', 'The dog is in the car.', 'The bird is in the car.'].map(storiesChatPrompt);
+
+describe('fine-tuning in the browser: adapter skills across profiles', () => {
+  const browser = useBrowser({ webgpu: false });
+  const profiles: BrowserContext[] = [];
+  const profile = async (): Promise<Page> => {
+    const context = await browser().newContext();
+    profiles.push(context);
+    const page = await context.newPage();
+    await page.goto(appUrl('tests/browser/harness/index.html'));
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.evaluate(async () => {
+      const w = window as unknown as W;
+      w.client = await w.slm.SlmClient.inWorker();
+      w.model = await w.client.load('stories260k', { dtype: 'fp32', device: 'wasm' });
+    });
+    return page;
+  };
+
+  let exported = '';
+  let outputs: unknown[] = [];
+
+  it('fine-tunes in the worker, runs the adapter by name, and exports it as one skill file', async () => {
+    const a = await profile();
+    const result = await a.evaluate(async ({ examples, probes }) => {
+      const w = window as unknown as W;
+      const steps: number[] = [];
+      const report = await w.model.fineTune(examples, { name: 'sounds', rank: 4, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], steps: 40, learningRate: 1e-2, batchTokens: 64, validationSplit: 0.25, seed: 7, onProgress: (p) => void steps.push(p.step) });
+      const direct = [];
+      for (const p of probes) direct.push((await w.model.generate(p, { adapter: 'sounds', maxNewTokens: 6 })).text.trim());
+      const base = (await w.model.generate(probes[0]!, { maxNewTokens: 4 })).text;
+      await w.model.saveSkill({ name: 'animal sounds', task: { kind: 'adapter', adapter: 'sounds' } });
+      const outputs = [];
+      for (const p of probes) outputs.push(await w.model.runSkill('animal sounds', p));
+      return { steps: steps.length, heldOut: report.heldOut, direct, base, outputs, file: await w.client.exportSkill('animal sounds') };
+    }, { examples: ANIMAL_SOUNDS, probes: PROBES });
+    expect(result.steps).toBe(40);
+    expect(result.heldOut.filter((h) => h.after.trim().startsWith(h.expected))).toHaveLength(6);
+    expect(result.direct.map((d, i) => d.startsWith(['meow', 'woof', 'tweet'][i]!))).toEqual([true, true, true]);
+    expect(result.base.trim().startsWith('meow')).toBe(false);
+    expect(JSON.parse(result.file)).toMatchObject({ task: { kind: 'adapter', adapter: 'sounds', weights: { rank: 4, layers: 5 } } });
+    exported = result.file;
+    outputs = result.outputs;
+  });
+
+  it('the exported adapter skill, imported in a fresh profile, reproduces the outputs', async () => {
+    const b = await profile();
+    const result = await b.evaluate(async ({ file, probes }) => {
+      const w = window as unknown as W;
+      await w.client.importSkill(file);
+      const out = [];
+      for (const p of probes) out.push(await w.model.runSkill('animal sounds', p));
+      return out;
+    }, { file: exported, probes: PROBES });
+    expect(result).toEqual(outputs);
+  });
+});
