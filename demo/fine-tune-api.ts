@@ -2,7 +2,7 @@
  * The fine-tuning API agreed with the engine side (issue #14), until its types land in src/index.ts:
  * then this file goes and the demo imports them from there.
  */
-import type { ChatMessage, ModelHandle } from '../src/index.ts';
+import type { ChatMessage, ModelHandle, SkillTask } from '../src/index.ts';
 
 export type { ChatMessage };
 export type FineTuneExample = { prompt: string; completion: string } | { messages: ChatMessage[] };
@@ -43,3 +43,5 @@ export interface FineTuneReport {
   adapterBytes: number;
 }
 export type FineTunable = ModelHandle & { fineTune(examples: FineTuneExample[], options: FineTuneOptions): Promise<FineTuneReport> };
+/** The skill task of an adapter (`{ kind: 'adapter', adapter }`), not yet in SkillTask's union. */
+export const adapterTask = (adapter: string): SkillTask => ({ kind: 'adapter', adapter }) as unknown as SkillTask;

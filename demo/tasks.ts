@@ -1,6 +1,6 @@
 /** The demo's chat, extraction and skills panels: clients of the public API like the rest of the page. */
 import type { ChatMessage, ModelHandle, SlmClient } from '../src/index.ts';
-import { Panel } from './panel.ts';
+import { downloadJson, Panel } from './panel.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -132,10 +132,7 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
   );
   exportButton.addEventListener('click', () =>
     void skills.run(exportButton, async () => {
-      const file = new Blob([await client.exportSkill(skillName())], { type: 'application/json' });
-      const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(file), download: `${skillName()}.skill.json` });
-      a.click();
-      URL.revokeObjectURL(a.href);
+      downloadJson(`${skillName()}.skill.json`, await client.exportSkill(skillName()));
     }),
   );
   deleteButton.addEventListener('click', () =>
