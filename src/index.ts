@@ -12,3 +12,4 @@ export type * from './openai/types.ts';
 export { defaultChatPrompt } from './engine/tasks/chat.ts';
 export { extractionPrompt } from './engine/tasks/extract.ts';
 export { zeroShotPrompt, type ClassifierHead, type TrainingReport, type TrainOptions, type TrainProgress } from './engine/tasks/classify.ts';
+export type { FineTuneExample, FineTuneOptions, FineTuneProgress, FineTuneReport, LoraTarget } from './training/fine-tune.ts';

@@ -10,11 +10,11 @@ import type { DeviceRequest, Dtype, GenerateOptions, KvCacheLimits, LoadOptions 
 /** Added by the client on the way to the engine: the caller's signal in-page, a request id across a worker. */
 export const TRANSPORT_KEYS = ['signal', 'requestId'] as const;
 
-export const GENERATE_KEYS = ['maxNewTokens', 'minNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'stop'] as const;
+export const GENERATE_KEYS = ['maxNewTokens', 'minNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'stop', 'adapter'] as const;
 const LOAD_KEYS = ['dtype', 'device', 'threads', 'revision', 'cache', 'memoryFallback', 'revalidate', 'kvCache', 'onProgress'] as const;
 const DEVICES: readonly DeviceRequest[] = ['auto', 'webgpu', 'wasm'];
 
-export type ResolvedGenerateOptions = Required<Omit<GenerateOptions, 'signal'>>;
+export type ResolvedGenerateOptions = Required<Omit<GenerateOptions, 'signal' | 'adapter'>> & { adapter: string | null };
 
 /** A value as an error message shows it: NaN and the infinities by name (JSON would say null). */
 export function describeValue(value: unknown): string {
@@ -54,6 +54,7 @@ export function validateGenerateOptions(prompt: unknown, o: GenerateOptions, ext
     repetitionPenalty: o.repetitionPenalty ?? 1,
     seed: o.seed ?? Math.floor(Math.random() * 2 ** 32),
     stop: o.stop ?? [],
+    adapter: o.adapter ?? null,
   };
   check(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 0, 'maxNewTokens must be a non-negative integer', opts.maxNewTokens);
   check(Number.isInteger(opts.minNewTokens) && opts.minNewTokens >= 0 && opts.minNewTokens <= opts.maxNewTokens, 'minNewTokens must be an integer from 0 to maxNewTokens', opts.minNewTokens);
@@ -62,6 +63,7 @@ export function validateGenerateOptions(prompt: unknown, o: GenerateOptions, ext
   check(Number.isFinite(opts.topP) && opts.topP > 0 && opts.topP <= 1, 'topP must be in (0, 1]', opts.topP);
   check(Number.isFinite(opts.repetitionPenalty) && opts.repetitionPenalty > 0, 'repetitionPenalty must be a number > 0', opts.repetitionPenalty);
   check(Number.isInteger(opts.seed) && opts.seed >= 0 && opts.seed < 2 ** 32, 'seed must be an integer from 0 to 2^32 − 1', opts.seed);
+  check(opts.adapter === null || (typeof opts.adapter === 'string' && opts.adapter.length > 0), 'adapter must be the non-empty name of an adapter', opts.adapter);
   check(Array.isArray(opts.stop) && opts.stop.every((s) => typeof s === 'string' && s.length > 0), 'stop must be an array of non-empty strings', opts.stop);
   return opts;
 }

@@ -66,6 +66,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Generation ends before the first occurrence of any of these strings (not included in the output). */
   stop?: string[];
+  /** Name of a LoRA adapter made by fineTune (or an adapter skill run) to generate with; default none (the base model). */
+  adapter?: string;
   signal?: AbortSignal;
 }
 

@@ -13,6 +13,7 @@ import { installErrorTransfer } from '../rpc.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
 import type { ClassifierHead, TrainingReport, TrainOptions } from '../engine/tasks/classify.ts';
+import type { FineTuneExample, FineTuneOptions, FineTuneReport } from '../training/fine-tune.ts';
 import type { ExtractOptions, ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, StorageUsage } from '../types.ts';
 
 type RemoteEngine = ComlinkTypes.Remote<EngineApi>;
@@ -245,6 +246,15 @@ export class ModelHandle {
   ): Promise<TrainingReport> {
     const { signal, onProgress, ...train } = options;
     return this.call(signal, (engine, extra) => engine.trainClassifier(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
+  }
+
+  /**
+   * Fine-tunes a LoRA adapter on the examples, in the worker; the base weights are not changed. The adapter
+   * is then usable by its name (`{ adapter: options.name }` in generate, chat and extract) and by saveSkill.
+   */
+  fineTune(examples: FineTuneExample[], options: FineTuneOptions): Promise<FineTuneReport> {
+    const { signal, onProgress, ...train } = options;
+    return this.call(signal, (engine, extra) => engine.fineTune(this.handle, examples, { ...train, ...extra }, onProgress && this.client.wrapCallback(onProgress)));
   }
 
   /** Embeds documents and stores them in IndexedDB under `collection`, for search(). */

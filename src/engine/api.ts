@@ -11,6 +11,7 @@ import type { SkillDefinition } from '../skills/service.ts';
 import type { SealedSkill } from '../skills/skill.ts';
 import type { CachedModel } from '../storage/weight-cache.ts';
 import type { ExtractOptions, ExtractionResult, GenerateOptions, GenerationResult, LoadOptions, ModelInfo, ProgressEvent, StorageUsage } from '../types.ts';
+import type { FineTuneExample, FineTuneOptions, FineTuneProgress, FineTuneReport } from '../training/fine-tune.ts';
 import type { ClassifierHead, TrainingReport, TrainOptions, TrainProgress } from './tasks/classify.ts';
 
 /** How a call can be cancelled: the caller's signal (in-page) or a request id for abort() (across a worker). */
@@ -43,6 +44,8 @@ export interface EngineApi {
   classifyZeroShot(handle: string, text: string, labels: string[], options?: RequestOptions): Promise<Record<string, number>>;
   /** `onProgress` reports features and epochs; the last report is delivered before the result. */
   trainClassifier(handle: string, examples: Array<{ text: string; label: string }>, options?: TrainOptions & RequestOptions, onProgress?: (p: TrainingProgress) => void | Promise<void>): Promise<TrainingReport>;
+  /** Trains a LoRA adapter named `options.name` on the examples; the model generates with it when a call names it. */
+  fineTune(handle: string, examples: FineTuneExample[], options: Omit<FineTuneOptions, 'signal' | 'onProgress'> & RequestOptions, onProgress?: (p: FineTuneProgress) => void | Promise<void>): Promise<FineTuneReport>;
   classify(handle: string, head: ClassifierHead, text: string, options?: RequestOptions): Promise<Record<string, number>>;
 
   saveSkill(handle: string, definition: SkillDefinition): Promise<SealedSkill>;

@@ -28,6 +28,7 @@ import { chatPromptIds } from './tasks/chat.ts';
 import { toolCallConstraint } from './tasks/tool-call.ts';
 import { checkExamples, checkHead, embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions } from './tasks/classify.ts';
 import { extractionPromptIds, jsonSchemaConstraint, type Constraint, type ConstraintOptions } from './tasks/extract.ts';
+import type { FineTuneExample, FineTuneOptions, FineTuneProgress, FineTuneReport } from '../training/fine-tune.ts';
 import { configureTransformers } from './transformers-env.ts';
 
 export type { RequestOptions } from './api.ts';
@@ -191,6 +192,11 @@ export class Engine implements EngineApi {
     });
   }
 
+  async fineTune(handle: string, examples: FineTuneExample[], options: Omit<FineTuneOptions, 'signal' | 'onProgress'> & RequestOptions, onProgress?: (p: FineTuneProgress) => void | Promise<void>): Promise<FineTuneReport> {
+    void examples, options, onProgress;
+    throw new UnsupportedTaskError(`fine-tuning ${this.decoderEntry(handle).model} is not available yet`);
+  }
+
   async classify(handle: string, head: ClassifierHead, text: string, options: RequestOptions = {}): Promise<Record<string, number>> {
     const entry = this.entry(handle);
     validateSignalOnly('classification', options);
@@ -235,6 +241,8 @@ export class Engine implements EngineApi {
         return this.classifyZeroShot(handle, input, task.labels, options);
       case 'extractor':
         return (await this.extract(handle, input, task.schema, options)).value;
+      case 'adapter':
+        return (await this.generate(handle, input, { ...options, adapter: task.adapter })).text;
     }
   }
 

@@ -11,7 +11,7 @@ import type { ChatCompletionRequest, ChatRequestMessage } from './types.ts';
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 const REQUEST_KEYS = [
   'messages', 'model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'seed', 'stop', 'n', 'response_format',
-  'tools', 'tool_choice', 'parallel_tool_calls',
+  'tools', 'tool_choice', 'parallel_tool_calls', 'adapter',
 ];
 
 /** A request as the engine runs it. */
@@ -74,6 +74,7 @@ function chatGenerateOptions(request: ChatCompletionRequest): Omit<GenerateOptio
     ...(request.temperature != null && { temperature: request.temperature }),
     ...(request.top_p != null && { topP: request.top_p }),
     ...(request.seed != null && { seed: request.seed }),
+    ...(request.adapter != null && { adapter: request.adapter }),
     stop: typeof stop === 'string' ? [stop] : stop,
   };
 }

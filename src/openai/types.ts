@@ -62,6 +62,8 @@ export interface ChatCompletionRequest {
   tool_choice?: ChatToolChoice;
   /** Accepted for compatibility: a reply holds at most one call either way. */
   parallel_tool_calls?: boolean;
+  /** Not OpenAI's: a LoRA adapter of this model (fineTune's `name`) to answer with. */
+  adapter?: string;
   response_format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: { name: string; schema?: Record<string, unknown>; strict?: boolean | null } };
 }
 

@@ -6,13 +6,16 @@
 import { IntegrityError, InvalidArgumentError } from '../errors.ts';
 import type { ClassifierHead, TrainingReport } from '../engine/tasks/classify.ts';
 import { sha256Hex } from '../storage/download.ts';
+import type { SavedAdapter } from '../training/adapter.ts';
 
 export const SKILL_FORMAT = 'browser-slm-skill';
 
 export type SkillTask =
   | { kind: 'classifier'; head: ClassifierHead }
   | { kind: 'zero-shot'; labels: string[] }
-  | { kind: 'extractor'; schema: Record<string, unknown> };
+  | { kind: 'extractor'; schema: Record<string, unknown> }
+  /** A LoRA adapter made by fineTune; saveSkill fills in `weights` from the adapter of that name. */
+  | { kind: 'adapter'; adapter: string; weights?: SavedAdapter };
 
 export interface Skill {
   format: typeof SKILL_FORMAT;
@@ -70,5 +73,5 @@ export function validateSkill(skill: Skill): void {
   if (typeof skill?.name !== 'string' || !/^[\w .-]{1,64}$/.test(skill.name)) throw new InvalidArgumentError('a skill name is 1–64 letters, digits, spaces, dots, dashes or underscores');
   if (!Number.isInteger(skill.version) || skill.version < 1) throw new InvalidArgumentError('a skill version is a positive integer');
   if (typeof skill.model?.id !== 'string' || typeof skill.model.revision !== 'string') throw new InvalidArgumentError('a skill names its model (id and revision)');
-  if (!['classifier', 'zero-shot', 'extractor'].includes(skill.task?.kind)) throw new InvalidArgumentError(`unknown skill kind ${JSON.stringify(skill.task?.kind)}`);
+  if (!['classifier', 'zero-shot', 'extractor', 'adapter'].includes(skill.task?.kind)) throw new InvalidArgumentError(`unknown skill kind ${JSON.stringify(skill.task?.kind)}`);
 }

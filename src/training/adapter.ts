@@ -17,6 +17,11 @@ export interface LoraOptions {
   targets: LoraTarget[];
 }
 
+/** An adapter as it is stored and exported: its options and every matrix, in layout order, as base64 of little-endian float32. */
+export interface SavedAdapter extends LoraOptions {
+  data: string;
+}
+
 /** The shapes that decide every adapter matrix's size. */
 export interface AdapterShape {
   nLayers: number;
