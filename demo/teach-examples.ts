@@ -3,7 +3,7 @@
  * (`->` also works) or a JSON object (`{"prompt","completion"}` or `{"messages": [...]}`, i.e. JSONL).
  * Every bad line is reported with its number, so nothing has to be retyped to find the mistake.
  */
-import type { ChatMessage, FineTuneExample } from './fine-tune-api.ts';
+import type { ChatMessage, FineTuneExample } from '../src/index.ts';
 
 /** A problem with the pasted or uploaded examples; the message names each bad line (the first few). */
 export class ExamplesError extends Error {

@@ -3,8 +3,7 @@
  * progress and loss, then shows the held-out examples before and after, saves the adapter as a skill
  * and exports it. Bad input is reported before anything is cleared, so nothing typed or shown is lost.
  */
-import { SlmError, type ModelHandle, type SlmClient } from '../src/index.ts';
-import { adapterTask, type FineTunable, type FineTuneProgress, type FineTuneReport } from './fine-tune-api.ts';
+import { SlmError, type FineTuneProgress, type FineTuneReport, type ModelHandle, type SlmClient } from '../src/index.ts';
 import { LossChart, type LossPoint } from './loss-chart.ts';
 import { downloadJson, mb, Panel, readNumber } from './panel.ts';
 import { chanceOf, ExamplesError, parseExamples } from './teach-examples.ts';
@@ -98,7 +97,7 @@ export function setupTeachPanel(client: SlmClient, model: () => Promise<ModelHan
       // Everything is checked before the last results are cleared: a typo loses nothing.
       const examples = parseExamples(ui.examples.value);
       const options = { name: ui.name.value.trim(), rank: readNumber(ui.rank, 'Rank'), epochs: readNumber(ui.epochs, 'Epochs'), seed: 1 };
-      const handle = (await model()) as FineTunable;
+      const handle = await model();
       clearResults();
       const controller = new AbortController();
       running = controller;
@@ -151,7 +150,7 @@ export function setupTeachPanel(client: SlmClient, model: () => Promise<ModelHan
     void panel.run(ui.save, async () => {
       if (!trained) return;
       const { report, handle } = trained;
-      await handle.saveSkill({ name: report.adapter, description: ui.report.textContent ?? '', task: adapterTask(report.adapter) });
+      await handle.saveSkill({ name: report.adapter, description: ui.report.textContent ?? '', task: { kind: 'adapter', adapter: report.adapter } });
       ui.export.disabled = false;
     }),
   );
