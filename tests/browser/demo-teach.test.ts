@@ -1,8 +1,14 @@
-/** The demo's Teach panel, driven like a person would: its input checks, files, and what it shows. */
+/**
+ * The demo's Teach panel, driven like a person would: its input checks and files, then a real
+ * fine-tuning run of stories260K (the tiny variant of the fixture: story sentences → their theme) with
+ * its progress, loss chart, held-out Before/After, save and export, and Stop.
+ */
+import { readFileSync } from 'node:fs';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storyThemesText } from '../support/fine-tune-fixture.ts';
 import { launch } from './support/browser.ts';
-import { openDemo, panel, panelError } from './support/demo.ts';
+import { generateInDemo, openDemo, panel, panelError } from './support/demo.ts';
 
 describe('demo Teach panel: input', () => {
   let browser: Browser;
@@ -64,5 +70,105 @@ describe('demo Teach panel: input', () => {
     expect(await page.getByRole('img', { name: 'Loss' }).isVisible()).toBe(true);
     expect(await page.getByRole('group', { name: 'Before' }).isVisible()).toBe(true);
     expect(await page.getByRole('group', { name: 'After' }).isVisible()).toBe(true);
+  });
+});
+
+/** What the page showed while it fine-tuned: every value the progress bar took and every status line. */
+interface Observed {
+  bar: Array<string | null>;
+  status: string[];
+}
+
+describe('demo Teach panel: fine-tuning stories260K', () => {
+  let browser: Browser;
+  let page: Page;
+  beforeAll(async () => {
+    browser = await launch({ webgpu: false });
+    page = await openDemo(browser, '?model=stories260k&dtype=fp32');
+    await page.getByLabel('Examples', { exact: true }).fill(storyThemesText());
+    await page.getByLabel('Adapter name').fill('story-theme-adapter');
+    await page.getByLabel('Rank').fill('4');
+    await page.getByLabel('Epochs').fill('2');
+  });
+  afterAll(async () => browser?.close());
+  /** How many examples the run held out, as its report says. */
+  let heldOut = 0;
+  const teach = (): Locator => panel(page, 'Teach');
+  const observe = (): Promise<void> =>
+    page.evaluate(() => {
+      const w = window as unknown as { observed: Observed };
+      const bar = document.querySelector('[aria-label="Fine-tuning progress"]')!;
+      const status = document.querySelector('[aria-label="Fine-tuning status"]')!;
+      w.observed = { bar: [], status: [] };
+      new MutationObserver(() => w.observed.bar.push(bar.getAttribute('value'))).observe(bar, { attributes: true, attributeFilter: ['value'] });
+      new MutationObserver(() => w.observed.status.push(status.textContent ?? '')).observe(status, { childList: true, characterData: true, subtree: true });
+    });
+  const observed = (): Promise<Observed> => page.evaluate(() => (window as unknown as { observed: Observed }).observed);
+
+  it('Fine-tune moves the bar step by step, then shows the held-out report with chance', async () => {
+    await observe();
+    await teach().getByRole('button', { name: 'Fine-tune' }).click();
+    await expect.poll(() => page.getByLabel('Fine-tune report').textContent(), { timeout: 600_000 }).toMatch(/^Held-out exact match/);
+    expect(await panelError(page, 'Teach')).toBe('');
+    const report = /^Held-out exact match \d+ % before → \d+ % after, on (\d+) examples \(chance 33 %\); trained on (\d+) in \d+ (s|min \d\d s) · adapter \d+\.\d\d MB$/.exec((await page.getByLabel('Fine-tune report').textContent())!);
+    expect(report).not.toBeNull();
+    heldOut = Number(report![1]);
+    // The default validation split holds out about a fifth of the 72 examples.
+    expect(heldOut).toBeGreaterThanOrEqual(10);
+    expect(Number(report![2])).toBe(72 - heldOut);
+    const { bar, status } = await observed();
+    const steps = status.map((s) => /^Step (\d+) of (\d+) · epoch (\d) of 2 · train loss \d+\.\d{3}/.exec(s)).filter((m) => m !== null);
+    const total = Number(steps[0]![2]);
+    // One status line and one bar value per step, in order, ending full.
+    expect(steps.map((m) => Number(m[1]))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(bar.filter((v) => v !== null && v !== '0' && v !== '1').map(Number)).toEqual(Array.from({ length: total - 1 }, (_, i) => (i + 1) / total));
+    expect(bar.at(-1)).toBe('1');
+    expect(await page.getByLabel('Fine-tuning status').textContent()).toMatch(/^Fine-tuned in \d+ (s|min \d\d s)$/);
+  });
+
+  it('the loss chart draws one train point per step and the held-out points, as its description says', async () => {
+    const chart = page.getByRole('img', { name: 'Loss' });
+    const points = async (cls: string): Promise<number> => ((await chart.locator(`polyline.${cls}`).getAttribute('points')) ?? '').split(' ').filter(Boolean).length;
+    const desc = (await chart.locator('desc').textContent())!;
+    const m = /^Train loss (\d+\.\d+) at step 1 → (\d+\.\d+) at step (\d+); held-out loss (\d+\.\d+) at step \d+ → (\d+\.\d+) at step \d+\.$/.exec(desc);
+    expect(m, desc).not.toBeNull();
+    expect(await points('train')).toBe(Number(m![3]));
+    // Held-out loss is measured at the end of each of the 2 epochs.
+    expect(await points('held-out')).toBe(2);
+    expect(Number(m![5])).toBeLessThan(Number(m![4]));
+  });
+
+  it('Before and After list every held-out example with marks that agree with their exact match', async () => {
+    for (const side of ['Before', 'After']) {
+      const group = page.getByRole('group', { name: side });
+      const items = group.locator('li');
+      expect(await items.count()).toBe(heldOut);
+      const hits = await group.locator('li.hit').count();
+      expect(await group.locator('p').textContent()).toBe(`Exact match ${((hits / heldOut) * 100).toFixed(0)} % of ${heldOut}`);
+      for (const text of await items.allTextContents()) expect(text).toMatch(/^.+ → .* (✓|✗ expected (animals|food|weather))$/);
+    }
+  });
+
+  it('Save as skill, then Export adapter downloads the sealed adapter skill', async () => {
+    await teach().getByRole('button', { name: 'Save as skill' }).click();
+    await expect.poll(() => teach().getByRole('button', { name: 'Export adapter' }).isEnabled(), { timeout: 30_000 }).toBe(true);
+    const [download] = await Promise.all([page.waitForEvent('download'), teach().getByRole('button', { name: 'Export adapter' }).click()]);
+    expect(download.suggestedFilename()).toBe('story-theme-adapter.skill.json');
+    const skill = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(skill).toMatchObject({ format: 'browser-slm-skill', name: 'story-theme-adapter', model: { id: 'stories260k' }, task: { kind: 'adapter', adapter: 'story-theme-adapter' } });
+    expect(skill.description).toBe(await page.getByLabel('Fine-tune report').textContent());
+  });
+
+  it('Stop ends a run with no error and leaves the model generating exactly as before', async () => {
+    const reference = await generateInDemo(page, { maxTokens: 32 });
+    await page.getByLabel('Epochs').fill('50');
+    await teach().getByRole('button', { name: 'Fine-tune' }).click();
+    await expect.poll(() => page.getByLabel('Fine-tuning status').textContent(), { timeout: 60_000 }).toMatch(/^Step \d+ of/);
+    await teach().getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => page.getByLabel('Fine-tuning status').textContent(), { timeout: 60_000 }).toMatch(/^Stopped by you at step \d+ of \d+; the model is unchanged\.$/);
+    expect(await panelError(page, 'Teach')).toBe('');
+    expect(await teach().getByRole('button', { name: 'Fine-tune' }).isEnabled()).toBe(true);
+    expect(await teach().getByRole('button', { name: 'Stop' }).isDisabled()).toBe(true);
+    expect((await generateInDemo(page, { maxTokens: 32 })).output).toBe(reference.output);
   });
 });

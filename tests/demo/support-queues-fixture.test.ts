@@ -1,9 +1,8 @@
 /** The fine-tuning fixture (tests/fixtures/support-queues.*.txt) is what the acceptance test assumes it is. */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { expectedOf, parseExamples } from '../../demo/teach-examples.ts';
+import { expectedOf } from '../../demo/teach-examples.ts';
+import { supportQueues as read } from '../support/fine-tune-fixture.ts';
 
-const read = (split: 'train' | 'heldout') => parseExamples(readFileSync(new URL(`../fixtures/support-queues.${split}.txt`, import.meta.url), 'utf8')) as Array<{ prompt: string; completion: string }>;
 const QUEUES = ['anvil', 'compass', 'harbor', 'lantern', 'meadow', 'quill'];
 const counts = (examples: ReturnType<typeof read>): Record<string, number> => Object.fromEntries(QUEUES.map((q) => [q, examples.filter((e) => expectedOf(e) === q).length]));
 
