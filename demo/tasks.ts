@@ -123,8 +123,13 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
   runButton.addEventListener('click', () =>
     void skills.run(runButton, async () => {
       result.textContent = '';
-      const p = (await (await model()).runSkill(skillName(), $<HTMLInputElement>('skill-try').value)) as Record<string, number>;
-      result.textContent = Object.entries(p)
+      const answer = await (await model()).runSkill(skillName(), $<HTMLInputElement>('skill-try').value);
+      // An adapter skill (from the Teach panel) answers with text; the others with a probability per label.
+      if (typeof answer === 'string') {
+        result.textContent = answer;
+        return;
+      }
+      result.textContent = Object.entries(answer as Record<string, number>)
         .sort((a, b) => b[1] - a[1])
         .map(([label, prob]) => `${label} ${(prob * 100).toFixed(0)} %`)
         .join(' · ');

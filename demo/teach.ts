@@ -150,7 +150,8 @@ export function setupTeachPanel(client: SlmClient, model: () => Promise<ModelHan
     void panel.run(ui.save, async () => {
       if (!trained) return;
       const { report, handle } = trained;
-      await handle.saveSkill({ name: report.adapter, description: ui.report.textContent ?? '', task: { kind: 'adapter', adapter: report.adapter } });
+      const skill = await handle.saveSkill({ name: report.adapter, description: ui.report.textContent ?? '', task: { kind: 'adapter', adapter: report.adapter } });
+      ui.status.textContent = `Saved as the skill "${skill.name}" (v${skill.version}): the Skills panel runs it.`;
       ui.export.disabled = false;
     }),
   );

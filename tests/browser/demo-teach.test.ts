@@ -149,9 +149,21 @@ describe('demo Teach panel: fine-tuning stories260K', () => {
     }
   });
 
-  it('Save as skill, then Export adapter downloads the sealed adapter skill', async () => {
+  it('Save as skill saves the adapter as a skill that answers in the Skills panel as it did under After', async () => {
     await teach().getByRole('button', { name: 'Save as skill' }).click();
-    await expect.poll(() => teach().getByRole('button', { name: 'Export adapter' }).isEnabled(), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => page.getByLabel('Fine-tuning status').textContent(), { timeout: 30_000 }).toBe('Saved as the skill "story-theme-adapter" (v1): the Skills panel runs it.');
+    const first = page.getByRole('group', { name: 'After' }).locator('li').first();
+    const input = (await first.locator('.input').textContent())!;
+    const after = /^.+ → (.*) (✓|✗ expected \w+)$/.exec((await first.textContent())!)![1]!;
+    await page.getByLabel('Skill name').fill('story-theme-adapter');
+    await page.getByLabel('Try it').fill(input);
+    await page.getByRole('button', { name: 'Classify' }).click();
+    await expect.poll(() => page.getByLabel('Classification').textContent(), { timeout: 60_000 }).not.toBe('');
+    expect((await page.getByLabel('Classification').textContent())!.trim() || '(nothing)').toBe(after);
+  });
+
+  it('Export adapter downloads the sealed adapter skill', async () => {
+    expect(await teach().getByRole('button', { name: 'Export adapter' }).isEnabled()).toBe(true);
     const [download] = await Promise.all([page.waitForEvent('download'), teach().getByRole('button', { name: 'Export adapter' }).click()]);
     expect(download.suggestedFilename()).toBe('story-theme-adapter.skill.json');
     const skill = JSON.parse(readFileSync((await download.path())!, 'utf8'));
