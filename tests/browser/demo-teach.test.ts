@@ -145,7 +145,7 @@ describe('demo Teach panel: fine-tuning stories260K', () => {
       expect(await items.count()).toBe(heldOut);
       const hits = await group.locator('li.hit').count();
       expect(await group.locator('p').textContent()).toBe(`Exact match ${((hits / heldOut) * 100).toFixed(0)} % of ${heldOut}`);
-      for (const text of await items.allTextContents()) expect(text).toMatch(/^.+ → .* (✓|✗ expected (animals|food|weather))$/);
+      for (const text of await items.allTextContents()) expect(text).toMatch(/^.+ → .* (✓|✗ expected (animals|food|weather))$/s);
     }
   });
 
@@ -154,7 +154,7 @@ describe('demo Teach panel: fine-tuning stories260K', () => {
     await expect.poll(() => page.getByLabel('Fine-tuning status').textContent(), { timeout: 30_000 }).toBe('Saved as the skill "story-theme-adapter" (v1): the Skills panel runs it.');
     const first = page.getByRole('group', { name: 'After' }).locator('li').first();
     const input = (await first.locator('.input').textContent())!;
-    const after = /^.+ → (.*) (✓|✗ expected \w+)$/.exec((await first.textContent())!)![1]!;
+    const after = /^.+ → (.*) (✓|✗ expected \w+)$/s.exec((await first.textContent())!)![1]!;
     await page.getByLabel('Skill name').fill('story-theme-adapter');
     await page.getByLabel('Try it').fill(input);
     await page.getByRole('button', { name: 'Classify' }).click();
@@ -169,6 +169,14 @@ describe('demo Teach panel: fine-tuning stories260K', () => {
     const skill = JSON.parse(readFileSync((await download.path())!, 'utf8'));
     expect(skill).toMatchObject({ format: 'browser-slm-skill', name: 'story-theme-adapter', model: { id: 'stories260k' }, task: { kind: 'adapter', adapter: 'story-theme-adapter' } });
     expect(skill.description).toBe(await page.getByLabel('Fine-tune report').textContent());
+  });
+
+  it('at 390 px, with the chart and the Before/After lists filled, the page does not scroll sideways', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('group', { name: 'After' }).scrollIntoViewIfNeeded();
+    await teach().screenshot({ path: 'test-results/demo-teach-390.png' });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('Stop ends a run with no error and leaves the model generating exactly as before', async () => {
