@@ -18,6 +18,8 @@ import type { DecoderModel } from './spec.ts';
 import type { BertShape, BertWeights } from './bert/weights.ts';
 import { buildBertConfig, buildBertTokenizerConfig, buildWordPieceTokenizerJson } from './hf/bert.ts';
 import { dtypePath, type Manifest, type ManifestFile } from '../src/model-format.ts';
+import { LORA_TARGETS, TRAINING_GRAPH, trainableLayers } from '../src/training/adapter.ts';
+import { buildLlamaTrainingGraph } from './onnx/llama-train.ts';
 import { QUANTIZATION, type WeightDtype } from './onnx/linear.ts';
 import { PROJECT_ROOT, sha256Hex } from './sources.ts';
 
@@ -95,8 +97,15 @@ export function convertModel(input: ConvertInput): Map<string, Uint8Array> {
       quantization: built.quantization ?? QUANTIZATION[dtype],
     };
   }
+  if (spec.architecture === 'llama') files.set(TRAINING_GRAPH, buildLlamaLoraTrainingGraph(input.model));
   for (const dtype of input.gguf?.dtypes ?? []) files.set(GGUF_FILES[dtype], buildGguf(input.model, input.gguf!.vocab, dtype, input.id));
   return withManifest(files, input.id, 'decoder', input.source, dtypes);
+}
+
+/** The folder's LoRA training graph (src/training/adapter.ts says what it holds). */
+export function buildLlamaLoraTrainingGraph(model: DecoderModel): Uint8Array {
+  const lora = { rank: 1, alpha: 1, layers: trainableLayers(model.spec.nLayers), targets: [...LORA_TARGETS] };
+  return buildLlamaTrainingGraph(model, lora, CONVERTER_VERSION, { frozenPrefix: 'input', symbolicRank: true }).bytes;
 }
 
 export function convertEncoder(input: EncoderInput): Map<string, Uint8Array> {

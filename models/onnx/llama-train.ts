@@ -30,12 +30,17 @@ export interface TrainingGraph {
 export interface TrainingGraphOptions {
   /** 'inside' (default): the graph runs the frozen layers itself; 'input': it reads their output from `hidden`. */
   frozenPrefix?: 'inside' | 'input';
+  /**
+   * Declare every adapter matrix's rank as the symbolic `lora_rank` (built with alpha = rank, so the graph's
+   * scale is 1 and the caller feeds (α/r)·B): one graph serves any rank, and a matrix fed at rank 0 is off.
+   */
+  symbolicRank?: boolean;
 }
 
 type Part = 'all' | 'prefix' | 'suffix';
 
 export function buildLlamaTrainingGraph(model: DecoderModel, lora: LoraOptions, producerVersion: string, options: TrainingGraphOptions = {}): TrainingGraph {
-  return build(model, lora, producerVersion, options.frozenPrefix === 'input' ? 'suffix' : 'all');
+  return build(model, lora, producerVersion, options.frozenPrefix === 'input' ? 'suffix' : 'all', options.symbolicRank === true);
 }
 
 /** input_ids [1, T] → hidden [T, dim]: the frozen layers below the adapted ones, forward only. */
@@ -45,7 +50,7 @@ export function buildLlamaPrefixGraph(model: DecoderModel, lora: LoraOptions, pr
 
 const INT_MAX = Number.MAX_SAFE_INTEGER;
 
-function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, part: Part): TrainingGraph {
+function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, part: Part, symbolicRank = false): TrainingGraph {
   const { spec: s, weights: w } = model;
   if (new Set(s.layers.map((l) => `${l.attention} ${l.ropeTheta}`)).size !== 1 || s.layers[0]!.attention !== 'global') {
     throw new Error('the llama training graph needs every layer to use global attention with one RoPE base');
@@ -55,6 +60,7 @@ function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, 
   const kv = kvDim(s);
   const qd = qDim(s);
   const group = s.nHeads / s.nKvHeads;
+  if (symbolicRank && lora.alpha !== lora.rank) throw new Error("a symbolic-rank training graph is built with alpha = rank (scale 1)");
   const scale = lora.alpha / lora.rank;
   const firstTrained = s.nLayers - lora.layers;
   const layout = adapterLayout({ nLayers: s.nLayers, dim: s.dim, hiddenDim: s.hiddenDim, qDim: qd, kvDim: kv }, lora);
@@ -65,8 +71,9 @@ function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, 
   if (part === 'prefix') g.output('hidden', 'float32', ['T', s.dim]);
   else {
     g.output('loss', 'float32', []);
-    for (const m of layout) g.input(m.name, 'float32', [m.rows, m.cols]);
-    for (const m of layout) g.output(gradName(m.name), 'float32', [m.rows, m.cols]);
+    const dims = (m: (typeof layout)[number]): Array<number | string> => (symbolicRank ? (m.which === 'A' ? ['lora_rank', m.cols] : [m.rows, 'lora_rank']) : [m.rows, m.cols]);
+    for (const m of layout) g.input(m.name, 'float32', dims(m));
+    for (const m of layout) g.output(gradName(m.name), 'float32', dims(m));
   }
   const adapted = new Set(part === 'prefix' ? [] : layout.map((m) => `${m.layer}.${m.target}`));
 

@@ -7,7 +7,7 @@
  * failing, an aborted call leaves the queue at once, and unload aborts the running one.
  */
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
-import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
+import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, NetworkError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
 import { ChatReply } from '../openai/completion.ts';
 import { parseChatRequest } from '../openai/request.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
@@ -29,6 +29,9 @@ import { toolCallConstraint } from './tasks/tool-call.ts';
 import { checkExamples, checkHead, embed, predict, trainHead, zeroShot, type ClassifierHead, type TrainingReport, type TrainOptions } from './tasks/classify.ts';
 import { extractionPromptIds, jsonSchemaConstraint, type Constraint, type ConstraintOptions } from './tasks/extract.ts';
 import type { FineTuneExample, FineTuneOptions, FineTuneProgress, FineTuneReport } from '../training/fine-tune.ts';
+import { openAdapter, saveAdapter, TRAINING_GRAPH, type AdapterShape } from '../training/adapter.ts';
+import { checkExamples as checkFineTuneExamples, resolveFineTuneOptions, runFineTune, type TrainedAdapter } from '../training/fine-tune-run.ts';
+import { loraFeeds, type LoraFeed } from '../training/lora-feeds.ts';
 import { configureTransformers } from './transformers-env.ts';
 
 export type { RequestOptions } from './api.ts';
@@ -41,9 +44,17 @@ const TRAIN_KEYS = ['seed', 'validationSplit', 'maxEpochs', 'learningRate', ...T
 /** Extraction ends where the JSON ends: stop strings do not apply. */
 const EXTRACT_KEYS = [...GENERATE_KEYS.filter((k) => k !== 'stop'), 'lookahead', ...TRANSPORT_KEYS];
 
+/** An adapter made by fineTune or loaded from a skill, and its packed LoRA inputs once used. */
+interface AdapterEntry {
+  adapter: TrainedAdapter;
+  feeds: Map<string, LoraFeed> | null;
+}
+
 interface Entry<L extends LoadedModel = LoadedModel> {
   model: string;
   loaded: L;
+  /** Adapters by name, all on this one loaded base model. */
+  adapters: Map<string, AdapterEntry>;
   queue: Promise<unknown>;
   unloaded: boolean;
   inFlight: AbortController | null;
@@ -83,7 +94,7 @@ export class Engine implements EngineApi {
     return this.withSignal(options, async (signal) => {
       const loaded = await this.loader(this.env, await this.weights(), this.transformers, model, { ...options, ...resolved, signal, ...(onProgress && { onProgress }) });
       const handle = `m${this.nextHandle++}`;
-      this.models.set(handle, { model, loaded, queue: Promise.resolve(), unloaded: false, inFlight: null });
+      this.models.set(handle, { model, loaded, adapters: new Map(), queue: Promise.resolve(), unloaded: false, inFlight: null });
       return this.info(handle);
     });
   }
@@ -111,7 +122,8 @@ export class Engine implements EngineApi {
   async generate(handle: string, prompt: string, options: Omit<GenerateOptions, 'signal'> & RequestOptions = {}, onText?: (chunk: string) => void): Promise<GenerationResult> {
     const entry = this.decoderEntry(handle);
     const opts = validateGenerateOptions(prompt, options);
-    return this.queued(entry, options, (signal) => decode(entry.loaded, { promptIds: entry.loaded.tokenizer.encode(prompt), options: opts, signal }, onText));
+    this.adapterEntry(entry, opts.adapter);
+    return this.queued(entry, options, (signal) => this.withAdapter(entry, opts.adapter, () => decode(entry.loaded, { promptIds: entry.loaded.tokenizer.encode(prompt), options: opts, signal }, onText)));
   }
 
   async chatCompletion(handle: string, request: ChatCompletionRequest, options: RequestOptions = {}, onChunk?: (chunk: ChatCompletionChunk) => void | Promise<void>): Promise<ChatCompletion> {
@@ -123,11 +135,14 @@ export class Engine implements EngineApi {
     const tools = calling ? toolCallConstraint(entry.loaded.tokenizer, calling, entry.loaded.decoder.shape.vocabSize) : null;
     const constraint = tools ?? (chat.schema ? this.jsonConstraint(entry, chat.schema) : undefined);
     const reply = new ChatReply(entry.model, chat.stream && onChunk ? onChunk : null, chat.includeUsage, tools);
-    const result = await this.queued(entry, options, (signal) => {
-      const promptIds = chatPromptIds(entry.loaded.tokenizer, chat.messages, chat.tools);
-      reply.start();
-      return decode(entry.loaded, { promptIds, options: opts, signal, ...(constraint && { constraint }) }, (text) => reply.text(text));
-    });
+    this.adapterEntry(entry, opts.adapter);
+    const result = await this.queued(entry, options, (signal) =>
+      this.withAdapter(entry, opts.adapter, () => {
+        const promptIds = chatPromptIds(entry.loaded.tokenizer, chat.messages, chat.tools);
+        reply.start();
+        return decode(entry.loaded, { promptIds, options: opts, signal, ...(constraint && { constraint }) }, (text) => reply.text(text));
+      }),
+    );
     return reply.finish(result);
   }
 
@@ -142,7 +157,8 @@ export class Engine implements EngineApi {
     const constraint = this.jsonConstraint(entry, schema, { draft: lookahead !== false, source: text });
     const opts = validateGenerateOptions(text, { maxNewTokens: entry.loaded.decoder.shape.contextLength, ...generate });
     const promptIds = extractionPromptIds(entry.loaded.tokenizer, text, schema);
-    const result = await this.queued(entry, options, (signal) => decode(entry.loaded, { promptIds, options: opts, signal, constraint }));
+    this.adapterEntry(entry, opts.adapter);
+    const result = await this.queued(entry, options, (signal) => this.withAdapter(entry, opts.adapter, () => decode(entry.loaded, { promptIds, options: opts, signal, constraint })));
     if (!constraint.complete) {
       throw new ContextOverflowError(`the JSON did not fit in ${result.stats.generatedTokens} tokens; shorten the text or allow more tokens`, { details: { text: result.text } });
     }
@@ -193,8 +209,48 @@ export class Engine implements EngineApi {
   }
 
   async fineTune(handle: string, examples: FineTuneExample[], options: Omit<FineTuneOptions, 'signal' | 'onProgress'> & RequestOptions, onProgress?: (p: FineTuneProgress) => void | Promise<void>): Promise<FineTuneReport> {
-    void examples, options, onProgress;
-    throw new UnsupportedTaskError(`fine-tuning ${this.decoderEntry(handle).model} is not available yet`);
+    const entry = this.decoderEntry(handle);
+    const shape = this.adapterShape(entry);
+    const o = resolveFineTuneOptions(options, { nLayers: shape.nLayers, contextLength: entry.loaded.decoder.shape.contextLength });
+    const pairs = checkFineTuneExamples(examples);
+    // As for trainClassifier: the last progress report reaches the caller before the result.
+    let delivered: void | Promise<void> = undefined;
+    return this.queued(entry, options, async (signal) => {
+      const decoder = entry.loaded.decoder;
+      const session = await decoder.backend.createSession(await fetchTrainingGraph(entry.loaded.url, signal), []);
+      const greedy = (maxNewTokens: number) => validateGenerateOptions('', { maxNewTokens, temperature: 0, seed: 0 });
+      const scratch = `\u0000fine-tune ${o.name}`;
+      try {
+        const { report, adapter } = await runFineTune(
+          {
+            tokenizer: entry.loaded.tokenizer,
+            eosId: [...entry.loaded.eosIds][0] ?? 0,
+            vocabSize: decoder.shape.vocabSize,
+            contextLength: decoder.shape.contextLength,
+            shape,
+            Tensor: decoder.backend.ort.Tensor,
+            session,
+            prefixHidden: (ids) => entry.loaded.decoder.prefixHidden(ids),
+            complete: async (promptIds, adapter, maxNewTokens) => {
+              if (adapter) entry.adapters.set(scratch, { adapter, feeds: null });
+              const result = await this.withAdapter(entry, adapter ? scratch : null, () => decode(entry.loaded, { promptIds, options: greedy(maxNewTokens), signal }));
+              return result.text;
+            },
+          },
+          pairs,
+          o,
+          signal,
+          (p) => void (delivered = onProgress?.(p)),
+        );
+        this.addAdapter(entry, o.name, adapter);
+        await delivered;
+        return report;
+      } finally {
+        entry.adapters.delete(scratch);
+        entry.loaded.decoder.forgetAdapter(scratch);
+        await session.release().catch(() => {});
+      }
+    });
   }
 
   async classify(handle: string, head: ClassifierHead, text: string, options: RequestOptions = {}): Promise<Record<string, number>> {
@@ -212,7 +268,11 @@ export class Engine implements EngineApi {
   // ---- skills ------------------------------------------------------------------------------------
 
   async saveSkill(handle: string, definition: SkillDefinition): Promise<SealedSkill> {
-    return this.skills.save(binding(this.entry(handle)), definition);
+    const entry = this.entry(handle);
+    if (definition?.task?.kind !== 'adapter') return this.skills.save(binding(entry), definition);
+    // An adapter skill carries the adapter itself, so that its exported file is all another browser needs.
+    const { adapter } = this.adapterEntry(entry as Entry<LoadedDecoder>, definition.task.adapter)!;
+    return this.skills.save(binding(entry), { ...definition, task: { kind: 'adapter', adapter: definition.task.adapter, weights: saveAdapter(adapter.lora, adapter.matrices) } });
   }
 
   listSkills(): Promise<SealedSkill[]> {
@@ -241,8 +301,12 @@ export class Engine implements EngineApi {
         return this.classifyZeroShot(handle, input, task.labels, options);
       case 'extractor':
         return (await this.extract(handle, input, task.schema, options)).value;
-      case 'adapter':
+      case 'adapter': {
+        const entry = this.decoderEntry(handle);
+        if (!task.weights) throw new InvalidArgumentError(`the skill "${name}" holds no adapter weights`);
+        this.addAdapter(entry, task.adapter, openAdapter(task.weights, this.adapterShape(entry)));
         return (await this.generate(handle, input, { ...options, adapter: task.adapter })).text;
+      }
     }
   }
 
@@ -298,6 +362,45 @@ export class Engine implements EngineApi {
   private async isAvailable(model: ModelBinding): Promise<boolean> {
     const loaded = [...this.models.values()].some((e) => e.model === model.id && e.loaded.storage.revision === model.revision);
     return loaded || (await this.cachedModels()).some((m) => m.id === model.id && m.revision === model.revision);
+  }
+
+  /** The adapter shapes of a model that takes adapters; an UnsupportedTaskError for one that does not. */
+  private adapterShape(entry: Entry<LoadedDecoder>): AdapterShape {
+    const shape = entry.loaded.decoder.adapterShape;
+    if (!shape) {
+      throw new UnsupportedTaskError(`${entry.model} (${entry.loaded.dtype}) takes no LoRA adapters: only Llama-architecture models with float32 activations (fp32, q8, q4) do`, {
+        details: { model: entry.model, dtype: entry.loaded.dtype },
+      });
+    }
+    return shape;
+  }
+
+  /** The adapter `name` of this model (null for none); an InvalidArgumentError names an unknown one. */
+  private adapterEntry(entry: Entry<LoadedDecoder>, name: string | null): AdapterEntry | null {
+    if (name === null) return null;
+    const found = entry.adapters.get(name);
+    if (!found) throw new InvalidArgumentError(`no adapter named ${JSON.stringify(name)} on ${entry.model}; fineTune one or run its skill first`, { details: { adapter: name, known: [...entry.adapters.keys()] } });
+    return found;
+  }
+
+  /** Registers (or replaces) an adapter; KV cached with an older one of that name is dropped. */
+  private addAdapter(entry: Entry<LoadedDecoder>, name: string, adapter: TrainedAdapter): void {
+    entry.adapters.set(name, { adapter, feeds: null });
+    entry.loaded.decoder.forgetAdapter(name);
+  }
+
+  /** Runs `fn` with the adapter `name` (null: the base model) on the model's one session, then back to the base. */
+  private async withAdapter<T>(entry: Entry<LoadedDecoder>, name: string | null, fn: () => Promise<T>): Promise<T> {
+    const found = this.adapterEntry(entry, name);
+    const decoder = entry.loaded.decoder;
+    if (!found) return fn();
+    found.feeds ??= loraFeeds(this.adapterShape(entry), found.adapter.lora, found.adapter.matrices);
+    decoder.useAdapter(name, found.feeds);
+    try {
+      return await fn();
+    } finally {
+      entry.loaded.decoder.useAdapter(null);
+    }
   }
 
   private jsonConstraint(entry: Entry<LoadedDecoder>, schema: unknown, options?: ConstraintOptions): Constraint {
@@ -387,4 +490,14 @@ function embeddingModel(entry: Entry): string {
 /** One text's embedding: pooled hidden states of the decoder, or the encoder's feature extraction. */
 function embedOne(loaded: LoadedModel, text: string): Promise<Float32Array> {
   return loaded.kind === 'decoder' ? embed(loaded.decoder, loaded.tokenizer, text) : loaded.encoder.embed(text);
+}
+
+/** The model folder's training graph (fetched when a fine-tune starts; the converter writes it next to the ONNX files). */
+async function fetchTrainingGraph(baseUrl: string, signal: AbortSignal): Promise<Uint8Array> {
+  const url = new URL(TRAINING_GRAPH, baseUrl).href;
+  const response = await fetch(url, { signal }).catch((cause: unknown) => {
+    throw signal.aborted ? new AbortError('fine-tuning was aborted', { cause }) : new NetworkError(`could not fetch the training graph ${url}`, { cause });
+  });
+  if (!response.ok) throw new UnsupportedTaskError(`this model folder has no training graph (${url}: HTTP ${response.status}); convert it again with npm run models`, { details: { url, status: response.status } });
+  return new Uint8Array(await response.arrayBuffer());
 }

@@ -8,6 +8,17 @@
 import { mulberry32 } from '../util/random.ts';
 
 export type LoraTarget = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+export const LORA_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+/**
+ * The model folder's training graph (emitted by the converter): every target of the top
+ * `trainableLayers` layers, symbolic rank, reading the frozen layers' output from `hidden`, which the
+ * inference graph provides as `LORA_PREFIX_OUTPUT` (added at load by lora-graph.ts).
+ */
+export const TRAINING_GRAPH = 'training/model_lora.onnx';
+export const LORA_PREFIX_OUTPUT = 'lora_prefix_hidden';
+/** Only the top layers train: fewer layers hold fewer fp32 weights and run faster, and the frozen ones run once per example. */
+export const trainableLayers = (nLayers: number): number => Math.min(nLayers, 6);
 
 export interface LoraOptions {
   rank: number;
@@ -94,4 +105,30 @@ export function seededNormal(seed: number): () => number {
     const u = 1 - uniform(); // (0, 1]: log(0) would be −∞
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
   };
+}
+
+/** The adapter as stored in a skill: options plus its matrices as base64 of little-endian float32. */
+export function saveAdapter(lora: LoraOptions, matrices: Float32Array[]): SavedAdapter {
+  const bytes = new Uint8Array(matrices.reduce((n, m) => n + m.byteLength, 0));
+  let o = 0;
+  for (const m of matrices) {
+    bytes.set(new Uint8Array(m.buffer, m.byteOffset, m.byteLength), o);
+    o += m.byteLength;
+  }
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return { rank: lora.rank, alpha: lora.alpha, layers: lora.layers, targets: [...lora.targets], data: btoa(binary) };
+}
+
+/** The matrices of a saved adapter, checked against the layout its options give on `shape`. */
+export function openAdapter(saved: SavedAdapter, shape: AdapterShape): { lora: LoraOptions; matrices: Float32Array[] } {
+  const lora: LoraOptions = { rank: saved.rank, alpha: saved.alpha, layers: saved.layers, targets: saved.targets };
+  const layout = adapterLayout(shape, lora);
+  const binary = atob(saved.data);
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  const floats = new Float32Array(bytes.buffer);
+  const expected = layout.reduce((n, m) => n + m.rows * m.cols, 0);
+  if (floats.length !== expected) throw new RangeError(`the adapter holds ${floats.length} values; its options on this model need ${expected}`);
+  let o = 0;
+  return { lora, matrices: layout.map((m) => floats.slice(o, (o += m.rows * m.cols))) };
 }

@@ -84,7 +84,7 @@ export interface StepReport {
 }
 
 /** Trains `adapter` in place for `options.steps` steps over `examples`, visited in seeded shuffled epochs. */
-export async function train(run: TrainingStep, adapter: Float32Array[], examples: TrainingExample[], options: TrainOptions, onStep?: (r: StepReport) => void): Promise<StepReport[]> {
+export async function train(run: TrainingStep, adapter: Float32Array[], examples: TrainingExample[], options: TrainOptions, onStep?: (r: StepReport) => void | Promise<void>): Promise<StepReport[]> {
   const state = adamWState(adapter);
   const order = shuffledEpochs(examples.length, options.seed);
   const reports: StepReport[] = [];
@@ -102,7 +102,7 @@ export async function train(run: TrainingStep, adapter: Float32Array[], examples
     const { gradNorm, learningRate } = adamWStep(adapter, sum, state, options);
     const report = { step, loss, gradNorm, learningRate };
     reports.push(report);
-    onStep?.(report);
+    await onStep?.(report);
   }
   return reports;
 }

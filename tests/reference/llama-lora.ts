@@ -31,18 +31,11 @@ export class ReferenceLora {
   loss(ids: number[], mask: number[], adapter: ReferenceAdapter | null, from = 0, residual?: Rows): number {
     let x = residual ? residual.map((r) => Float64Array.from(r)) : this.residualBefore(ids, from);
     for (let l = from; l < this.m.layers; l++) x = this.layer(x, l, adapter);
-    const { dim, vocab } = this.m;
     let total = 0;
     let count = 0;
     for (let t = 0; t + 1 < ids.length; t++) {
       if (!mask[t + 1]) continue;
-      const h = rmsnorm(x[t]!, this.m.w.rmsFinal!);
-      const logits = new Float64Array(vocab);
-      for (let v = 0; v < vocab; v++) {
-        let sum = 0;
-        for (let j = 0; j < dim; j++) sum += this.m.w.emb![v * dim + j]! * h[j]!;
-        logits[v] = sum;
-      }
+      const logits = this.head(x[t]!);
       const max = Math.max(...logits);
       let z = 0;
       for (const l of logits) z += Math.exp(l - max);
@@ -50,6 +43,26 @@ export class ReferenceLora {
       count += mask[t + 1]!;
     }
     return total / count;
+  }
+
+  /** Logits after the last id of `ids`, with the adapter on every layer it has matrices for. */
+  logits(ids: number[], adapter: ReferenceAdapter | null): Float64Array {
+    let x = this.residualBefore(ids, 0);
+    for (let l = 0; l < this.m.layers; l++) x = this.layer(x, l, adapter);
+    return this.head(x.at(-1)!);
+  }
+
+  /** The tied LM head on the final-normed residual row. */
+  private head(row: Float64Array): Float64Array {
+    const { dim, vocab } = this.m;
+    const h = rmsnorm(row, this.m.w.rmsFinal!);
+    const logits = new Float64Array(vocab);
+    for (let v = 0; v < vocab; v++) {
+      let sum = 0;
+      for (let j = 0; j < dim; j++) sum += this.m.w.emb![v * dim + j]! * h[j]!;
+      logits[v] = sum;
+    }
+    return logits;
   }
 
   private layer(x: Rows, l: number, adapter: ReferenceAdapter | null): Rows {

@@ -6,6 +6,8 @@
  */
 import { InvalidModelFileError } from '../../errors.ts';
 import type { KvCacheLimits } from '../../types.ts';
+import { LORA_PREFIX_OUTPUT, type AdapterShape } from '../../training/adapter.ts';
+import type { LoraFeed } from '../../training/lora-feeds.ts';
 import type { ExecutionBackend, InferenceSession, Tensor, TensorType } from '../backends/types.ts';
 
 export interface DecoderShape {
@@ -18,8 +20,9 @@ export interface DecoderShape {
 
 export const DEFAULT_KV_CACHE: KvCacheLimits = { maxSequences: 4, maxBytes: 128 * 2 ** 20 };
 
-/** Token ids whose keys and values are in `past`. */
+/** Token ids whose keys and values are in `past`, computed with `adapter` (null: the base model). */
 interface Sequence {
+  adapter: string | null;
   ids: number[];
   past: Record<string, Tensor>;
 }
@@ -40,6 +43,9 @@ export class Decoder {
   private readonly stepOutputs: string[];
   /** KV bytes one token takes in every layer. */
   private readonly bytesPerToken: number;
+  /** The graph's LoRA inputs (lora-graph.ts) at rank 0: what every run feeds when no adapter is in use. */
+  private readonly noAdapter: Record<string, Tensor>;
+  private adapter: { name: string | null; feeds: Record<string, Tensor> };
 
   constructor(
     readonly backend: ExecutionBackend,
@@ -60,6 +66,8 @@ export class Decoder {
     this.kv = session.inputNames.filter((n) => n.startsWith('past_key_values.')).map((name) => kvInput(session, name, shape));
     this.bytesPerToken = this.kv.reduce((n, { type, dims }) => n + dims[1]! * dims[3]! * (type === 'float16' ? 2 : 4), 0);
     this.stepOutputs = session.outputNames.filter((n) => n === 'logits' || n.startsWith('present.'));
+    this.noAdapter = Object.fromEntries(session.inputNames.filter((n) => n.startsWith('lora.')).map((name) => [name, emptyLoraInput(session, name, backend)]));
+    this.adapter = { name: null, feeds: this.noAdapter };
     this.ones = new BigInt64Array(shape.contextLength).fill(1n);
     this.positions = BigInt64Array.from({ length: shape.contextLength }, (_, i) => BigInt(i));
     this.reset();
@@ -80,10 +88,51 @@ export class Decoder {
     return this.sequences.reduce((n, s) => n + s.ids.length * this.bytesPerToken, 0);
   }
 
+  /** Whether the graph takes LoRA inputs (withLoraInputs added them at load). */
+  get acceptsAdapters(): boolean {
+    return Object.keys(this.noAdapter).length > 0;
+  }
+
+  /**
+   * The adapter shapes the graph's LoRA inputs imply (null without them): model width from the qkv
+   * input, the FFN width from the gate output, queries = qkv width − 2 × KV width.
+   */
+  get adapterShape(): AdapterShape | null {
+    const dims = (name: string): number[] => this.noAdapter[name]?.dims as number[];
+    if (!this.acceptsAdapters) return null;
+    const kvDim = this.shape.kvHeads * this.shape.headDim;
+    return { nLayers: this.shape.layers, dim: dims('lora.0.qkv.A')[0]!, hiddenDim: dims('lora.0.gate.B')[1]!, qDim: dims('lora.0.qkv.B')[1]! - 2 * kvDim, kvDim };
+  }
+
+  /** The adapter in use, by name. */
+  get adapterName(): string | null {
+    return this.adapter.name;
+  }
+
+  /**
+   * Runs later calls with the adapter `name` (its LoRA inputs `feeds`), or the base model (null). Cached
+   * sequences are kept per adapter: a prompt reuses only KV computed with the same one.
+   */
+  useAdapter(name: string | null, feeds: Map<string, LoraFeed> = new Map()): void {
+    if (name !== null && !this.acceptsAdapters) throw new Error('this graph takes no LoRA inputs');
+    const { Tensor } = this.backend.ort;
+    const given = Object.fromEntries([...feeds].map(([n, f]) => [n, new Tensor('float32', f.data, f.dims)]));
+    this.adapter = { name, feeds: { ...this.noAdapter, ...given } };
+    if (this.current?.adapter !== name) this.reset();
+  }
+
+  /** Drops the sequences cached with adapter `name` (its weights changed, or it is gone). */
+  forgetAdapter(name: string): void {
+    for (const s of this.sequences.filter((q) => q.adapter === name)) dispose(s.past);
+    this.sequences = this.sequences.filter((q) => q.adapter !== name);
+    this.reset();
+  }
+
   /** Starts a new, empty current sequence; earlier ones stay cached. */
   reset(): void {
-    if (this.sequences[0]?.ids.length === 0) return;
-    this.sequences.unshift({ ids: [], past: this.emptyPast() });
+    const current = this.sequences[0];
+    if (current?.ids.length === 0 && current.adapter === this.adapter.name) return;
+    this.sequences.unshift({ adapter: this.adapter.name, ids: [], past: this.emptyPast() });
     this.evict();
   }
 
@@ -104,12 +153,13 @@ export class Decoder {
     let best: Sequence | null = null;
     let shared = 0;
     for (const s of this.sequences) {
+      if (s.adapter !== this.adapter.name) continue;
       const n = commonPrefix(s.ids, ids, ids.length - 1);
       if (n > shared) (best = s), (shared = n);
     }
     if (!best) this.reset();
     else if (shared === best.ids.length) this.sequences = [best, ...this.sequences.filter((s) => s !== best)];
-    else this.sequences.unshift({ ids: best.ids.slice(0, shared), past: await this.truncated(best.past, shared) });
+    else this.sequences.unshift({ adapter: best.adapter, ids: best.ids.slice(0, shared), past: await this.truncated(best.past, shared) });
     this.evict();
     return { logits: await this.step(ids.slice(shared)), reused: shared };
   }
@@ -122,6 +172,7 @@ export class Decoder {
     const start = seq.ids.length;
     const total = start + n;
     const feeds: Record<string, Tensor> = {
+      ...this.adapter.feeds,
       ...seq.past,
       input_ids: new Tensor('int64', BigInt64Array.from(ids as ArrayLike<number>, (v) => BigInt(v)), [1, n]),
       attention_mask: new Tensor('int64', this.ones.subarray(0, total), [1, total]),
@@ -167,6 +218,7 @@ export class Decoder {
     const { Tensor } = this.backend.ort;
     const n = ids.length;
     const feeds: Record<string, Tensor> = {
+      ...this.adapter.feeds,
       ...this.emptyPast(),
       input_ids: new Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, n]),
       attention_mask: new Tensor('int64', this.ones.subarray(0, n), [1, n]),
@@ -177,6 +229,26 @@ export class Decoder {
     const out = await this.session.run(feeds);
     for (const [name, t] of Object.entries(out)) if (name.startsWith('present')) t.dispose();
     return { logits: out.logits!.data as Float32Array, hidden: (out.last_hidden_state?.data as Float32Array | undefined) ?? null };
+  }
+
+  /**
+   * The residual stream entering the first trainable layer for `ids` ([T, dim]), computed by the base model
+   * as a sequence of its own: the frozen layers' output that fine-tuning feeds the training graph.
+   */
+  async prefixHidden(ids: number[]): Promise<Tensor> {
+    const { Tensor } = this.backend.ort;
+    const n = ids.length;
+    const feeds: Record<string, Tensor> = {
+      ...this.noAdapter,
+      ...this.emptyPast(),
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, n]),
+      attention_mask: new Tensor('int64', this.ones.subarray(0, n), [1, n]),
+    };
+    if (this.hasPositionIds) feeds.position_ids = new Tensor('int64', this.positions.subarray(0, n), [1, n]);
+    if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new Tensor('int64', BigInt64Array.of(1n), []);
+    const out = (await this.session.run(feeds, [LORA_PREFIX_OUTPUT]))[LORA_PREFIX_OUTPUT]!;
+    const data = (out.location === 'cpu' ? out.data : await out.getData()) as Float32Array;
+    return new Tensor('float32', data, [n, data.length / n]);
   }
 
   async release(): Promise<void> {
@@ -258,6 +330,14 @@ function kvInput(session: InferenceSession, name: string, shape: DecoderShape): 
     throw new InvalidModelFileError(`the ONNX input "${name}" has shape [${meta.shape.join(', ')}] but config.json gives ${shape.kvHeads} KV heads of size ${shape.headDim}`);
   }
   return { name, present, type: meta.type, dims };
+}
+
+/** A LoRA input at rank 0: its declared shape with the symbolic rank set to 0. */
+function emptyLoraInput(session: InferenceSession, name: string, backend: ExecutionBackend): Tensor {
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  const dims = meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : 0)) : [];
+  if (dims.length !== 2) throw new InvalidModelFileError(`the ONNX LoRA input "${name}" must be 2-D`);
+  return new backend.ort.Tensor('float32', new Float32Array(0), dims);
 }
 
 function emptyData(type: TensorType): Float32Array | Uint16Array {

@@ -20,6 +20,7 @@ export interface ModelConfig {
   num_attention_heads?: number;
   num_key_value_heads?: number;
   hidden_size?: number;
+  intermediate_size?: number;
   head_dim?: number;
   vocab_size?: number;
   max_position_embeddings?: number;

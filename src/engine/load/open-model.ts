@@ -15,6 +15,7 @@ import { wasmBackend } from '../backends/wasm.ts';
 import { probeWebGpu, webgpuBackend, type WebGpuProbe } from '../backends/webgpu.ts';
 import { Encoder, isEncoderConfig } from '../encoder.ts';
 import { Decoder, type DecoderShape } from '../generation/decoder.ts';
+import { loraGraphShape, withLoraInputs } from '../../training/lora-graph.ts';
 import { CONFIG, TOKENIZER, TOKENIZER_CONFIG, type ModelConfig, type ModelFiles } from './fetch-files.ts';
 import type { LoadedDecoder, LoadedEncoder, LoadedModel } from './loaded.ts';
 import type { LoadProgress } from './progress.ts';
@@ -78,11 +79,14 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
   const eos = files.config.eos_token_id ?? tokenizer.eos_token_id;
   const eosIds = new Set<number>((Array.isArray(eos) ? eos : [eos]).filter((v): v is number => typeof v === 'number'));
   const warmupToken = tokenizer.bos_token_id ?? 0;
-  const weights = files.files.get(files.onnxPath)!;
-  const weightBytes = weights.byteLength;
+  // Llama graphs get LoRA inputs, so that adapters run on this one session (src/training/lora-graph.ts).
+  const loraShape = loraGraphShape(files.config);
+  const withLora = (bytes: Uint8Array): Uint8Array => (loraShape && withLoraInputs(bytes, loraShape)) || bytes;
+  const weightBytes = files.files.get(files.onnxPath)!.byteLength;
+  const weights = withLora(files.files.get(files.onnxPath)!);
   let onnx: Uint8Array | null = weights;
   // After loading, the weights live only in ORT's memory; a later WASM fallback reads them from the store again.
-  const onnxBytes = async (): Promise<Uint8Array> => onnx ?? files.reread(files.onnxPath);
+  const onnxBytes = async (): Promise<Uint8Array> => onnx ?? withLora(await files.reread(files.onnxPath));
   // Named before the session exists, for WebGPU's output placement; the decoder checks them against the graph.
   const outputs = ['logits', ...Array.from({ length: shape.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat()];
 
