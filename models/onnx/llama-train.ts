@@ -31,7 +31,7 @@ export interface TrainingGraphOptions {
   /** 'inside' (default): the graph runs the frozen layers itself; 'input': it reads their output from `hidden`. */
   frozenPrefix?: 'inside' | 'input';
   /**
-   * Declare every adapter matrix's rank as the symbolic `lora_rank` (built with alpha = rank, so the graph's
+   * Declare every adapter matrix's rank as a symbolic `lora_rank.<layer>.<target>` (built with alpha = rank, so the graph's
    * scale is 1 and the caller feeds (α/r)·B): one graph serves any rank, and a matrix fed at rank 0 is off.
    */
   symbolicRank?: boolean;
@@ -71,7 +71,9 @@ function build(model: DecoderModel, lora: LoraOptions, producerVersion: string, 
   if (part === 'prefix') g.output('hidden', 'float32', ['T', s.dim]);
   else {
     g.output('loss', 'float32', []);
-    const dims = (m: (typeof layout)[number]): Array<number | string> => (symbolicRank ? (m.which === 'A' ? ['lora_rank', m.cols] : [m.rows, 'lora_rank']) : [m.rows, m.cols]);
+    // One symbolic rank per projection: onnxruntime plans buffers assuming equal symbolic dims are equal.
+    const rank = (m: (typeof layout)[number]): string => `lora_rank.${m.layer}.${m.target}`;
+    const dims = (m: (typeof layout)[number]): Array<number | string> => (symbolicRank ? (m.which === 'A' ? [rank(m), m.cols] : [m.rows, rank(m)]) : [m.rows, m.cols]);
     for (const m of layout) g.input(m.name, 'float32', dims(m));
     for (const m of layout) g.output(gradName(m.name), 'float32', dims(m));
   }

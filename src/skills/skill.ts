@@ -74,4 +74,5 @@ export function validateSkill(skill: Skill): void {
   if (!Number.isInteger(skill.version) || skill.version < 1) throw new InvalidArgumentError('a skill version is a positive integer');
   if (typeof skill.model?.id !== 'string' || typeof skill.model.revision !== 'string') throw new InvalidArgumentError('a skill names its model (id and revision)');
   if (!['classifier', 'zero-shot', 'extractor', 'adapter'].includes(skill.task?.kind)) throw new InvalidArgumentError(`unknown skill kind ${JSON.stringify(skill.task?.kind)}`);
+  if (skill.task.kind === 'adapter' && (typeof skill.task.adapter !== 'string' || !skill.task.adapter)) throw new InvalidArgumentError('an adapter skill names its adapter');
 }

@@ -5,6 +5,7 @@
  *
  * A linear layer y = x·Wᵀ becomes y = x·Wᵀ + (α/r)·(x·Aᵀ)·Bᵀ with A [r, in] and B [out, r].
  */
+import { InvalidArgumentError } from '../errors.ts';
 import { mulberry32 } from '../util/random.ts';
 
 export type LoraTarget = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -123,12 +124,17 @@ export function saveAdapter(lora: LoraOptions, matrices: Float32Array[]): SavedA
 /** The matrices of a saved adapter, checked against the layout its options give on `shape`. */
 export function openAdapter(saved: SavedAdapter, shape: AdapterShape): { lora: LoraOptions; matrices: Float32Array[] } {
   const lora: LoraOptions = { rank: saved.rank, alpha: saved.alpha, layers: saved.layers, targets: saved.targets };
-  const layout = adapterLayout(shape, lora);
+  let layout: AdapterMatrix[];
+  try {
+    layout = adapterLayout(shape, lora);
+  } catch (cause) {
+    throw new InvalidArgumentError(`the adapter does not fit this model: ${(cause as Error).message}`, { cause });
+  }
   const binary = atob(saved.data);
   const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
   const floats = new Float32Array(bytes.buffer);
   const expected = layout.reduce((n, m) => n + m.rows * m.cols, 0);
-  if (floats.length !== expected) throw new RangeError(`the adapter holds ${floats.length} values; its options on this model need ${expected}`);
+  if (floats.length !== expected) throw new InvalidArgumentError(`the adapter holds ${floats.length} values; its options on this model need ${expected}`, { details: { values: floats.length, expected } });
   let o = 0;
   return { lora, matrices: layout.map((m) => floats.slice(o, (o += m.rows * m.cols))) };
 }

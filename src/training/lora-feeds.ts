@@ -2,7 +2,7 @@
  * An adapter (LoRA matrices in adapterLayout order) as the inference graph's LoRA inputs (lora-graph.ts):
  * per fused projection Aᵀ [in, R] and (α/r)·Bᵀ [R, out]. The fused qkv projection stacks the q, k and v
  * adapters: its Aᵀ puts their columns side by side and its Bᵀ is block-diagonal, so one pair of MatMuls
- * adds all three deltas. Projections without an adapter are left out (the decoder feeds rank 0).
+ * adds all three deltas. Projections without an adapter are left out (the decoder feeds zeros).
  */
 import { adapterLayout, type AdapterShape, type LoraOptions, type LoraTarget } from './adapter.ts';
 import { loraInputName, slotShape, type LoraSlot } from './lora-graph.ts';

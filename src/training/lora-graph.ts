@@ -1,8 +1,8 @@
 /**
  * Adds LoRA inputs to a converted Llama decoder graph at load time, so that one ONNX session serves the
  * base model and any number of adapters: every projection y = x·W gets y + (x·Aᵀ)·Bᵀ with Aᵀ and Bᵀ fed
- * per call. With no adapter the engine feeds rank-0 tensors ([in, 0] and [0, out]), which cost two empty
- * MatMuls and an Add per projection.
+ * per call. With no adapter the engine feeds rank-1 zeros, which cost two thin MatMuls and an Add per
+ * projection (bench/adapter-decode.ts measures it).
  *
  * Why at load time and not in the converter: stock transformers.js feeds exactly the inputs a graph
  * declares, so the files on disk keep the transformers.js signature; and onnxruntime-web refuses to feed
@@ -108,8 +108,10 @@ export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8A
     }
     extra.push(field(1, encodeNode('Add', `${node.name}/lora_add`, [base, delta], [y])));
     const io = slotShape(shape, slot);
-    extra.push(field(11, encodeInput(a, [io.in, 'lora_rank'])));
-    extra.push(field(11, encodeInput(b, ['lora_rank', io.out])));
+    // A rank of its own per projection: onnxruntime plans buffers assuming equal symbolic dims are equal.
+    const rank = `lora_rank.${layer}.${slot}`;
+    extra.push(field(11, encodeInput(a, [io.in, rank])));
+    extra.push(field(11, encodeInput(b, [rank, io.out])));
   }
   if (found === 0) return null;
   // The residual stream entering the first trainable layer: what the training graph takes as `hidden`.

@@ -85,7 +85,7 @@ describe('conversion output', () => {
     const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
     expect(Object.keys(manifest.files).sort()).toEqual([
       'config.json', 'generation_config.json', 'gguf/model-f32.gguf', 'gguf/model-q8_0.gguf', 'onnx/model.onnx', 'onnx/model_q4.onnx', 'onnx/model_quantized.onnx',
-      'tokenizer.json', 'tokenizer_config.json',
+      'tokenizer.json', 'tokenizer_config.json', 'training/model_lora.onnx',
     ]);
     for (const [path, f] of Object.entries(manifest.files) as Array<[string, { bytes: number; sha256: string }]>) {
       const bytes = readFileSync(join(folder, path));

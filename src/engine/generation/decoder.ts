@@ -43,7 +43,7 @@ export class Decoder {
   private readonly stepOutputs: string[];
   /** KV bytes one token takes in every layer. */
   private readonly bytesPerToken: number;
-  /** The graph's LoRA inputs (lora-graph.ts) at rank 0: what every run feeds when no adapter is in use. */
+  /** The graph's LoRA inputs (lora-graph.ts) as zeros: what every run feeds when no adapter is in use. */
   private readonly noAdapter: Record<string, Tensor>;
   private adapter: { name: string | null; feeds: Record<string, Tensor> };
 
@@ -332,12 +332,15 @@ function kvInput(session: InferenceSession, name: string, shape: DecoderShape): 
   return { name, present, type: meta.type, dims };
 }
 
-/** A LoRA input at rank 0: its declared shape with the symbolic rank set to 0. */
+/**
+ * A LoRA input that adds nothing: its declared shape at rank 1, all zeros. Rank 0 would be the same sum,
+ * but onnxruntime-web runs the graph markedly slower with empty tensors (bench/adapter-decode.ts).
+ */
 function emptyLoraInput(session: InferenceSession, name: string, backend: ExecutionBackend): Tensor {
   const meta = session.inputMetadata.find((m) => m.name === name);
-  const dims = meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : 0)) : [];
+  const dims = meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : 1)) : [];
   if (dims.length !== 2) throw new InvalidModelFileError(`the ONNX LoRA input "${name}" must be 2-D`);
-  return new backend.ort.Tensor('float32', new Float32Array(0), dims);
+  return new backend.ort.Tensor('float32', new Float32Array(dims[0]! * dims[1]!), dims);
 }
 
 function emptyData(type: TensorType): Float32Array | Uint16Array {

@@ -1,0 +1,58 @@
+/**
+ * An Engine whose models load from a converted folder through the real open step (LoRA inputs added, the
+ * backend policy) with onnxruntime-node standing in for onnxruntime-web's WASM build (the same session
+ * API), and whose training graph is fetched from `baseUrl` like in the browser. Counts the ORT sessions made.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { ExecutionBackend, InferenceSession } from '../../../src/engine/backends/types.ts';
+import { Engine, type ModelLoader } from '../../../src/engine/engine.ts';
+import type { ModelConfig, ModelFiles } from '../../../src/engine/load/fetch-files.ts';
+import { openModel, prepareOpen, type ModelBackends } from '../../../src/engine/load/open-model.ts';
+import { LoadProgress } from '../../../src/engine/load/progress.ts';
+import { dtypePath, type Dtype } from '../../../src/model-format.ts';
+
+export const sessions = { created: 0 };
+
+const backends: ModelBackends = {
+  probe: async () => ({ ok: false, reason: 'no WebGPU in Node' }),
+  wasm: async () =>
+    ({
+      name: 'wasm',
+      ort,
+      threads: 1,
+      createSession: async (bytes: Uint8Array) => (sessions.created++, (await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 })) as unknown as InferenceSession),
+      onLost: () => {},
+    }) as unknown as ExecutionBackend,
+  webgpu: async () => {
+    throw new Error('no WebGPU in Node');
+  },
+};
+
+/** A loader that opens `folder` (config, tokenizer and the dtype's ONNX file from disk) as served from `baseUrl`. */
+export function folderLoader(folder: string, baseUrl: string, dtype: Dtype): ModelLoader {
+  return async (_env, _cache, transformers) => {
+    const read = (path: string): Uint8Array => new Uint8Array(readFileSync(join(folder, path)));
+    const files = new Map(['config.json', 'tokenizer.json', 'tokenizer_config.json', dtypePath(dtype)].map((p) => [p, read(p)]));
+    const served: ModelFiles = {
+      model: folder,
+      baseUrl,
+      dtype,
+      config: JSON.parse(new TextDecoder().decode(files.get('config.json'))) as ModelConfig,
+      kind: 'decoder',
+      files,
+      onnxPath: dtypePath(dtype),
+      storage: { persistent: false, revision: 'test' },
+      reread: async (path) => files.get(path)!,
+    };
+    const open = { device: 'wasm' as const, threads: 1, kvCache: { maxSequences: 4, maxBytes: 2 ** 27 } };
+    return openModel(backends, transformers, served, prepareOpen(backends, served.config, served.kind, served.baseUrl, open), open, new LoadProgress());
+  };
+}
+
+export async function loadedEngine(loader: ModelLoader): Promise<{ engine: Engine; handle: string }> {
+  const engine = new Engine(loader);
+  const { handle } = await engine.load('model', { device: 'wasm' });
+  return { engine, handle };
+}
