@@ -6,6 +6,7 @@ import { ModelSlot, type ModelChoice } from './model-slot.ts';
 import { mb, Panel } from './panel.ts';
 import { setupStoragePanel } from './storage.ts';
 import { setupTaskPanels } from './tasks.ts';
+import { setupTeachPanel } from './teach.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const ui = {
@@ -140,5 +141,6 @@ describeChoice();
 void refreshStorage();
 setupGeneratePanel(model);
 setupTaskPanels(client, model);
+setupTeachPanel(client, model);
 // Ready: the client exists and every handler is attached.
 ui.load.disabled = false;

@@ -52,3 +52,10 @@ export function readNumber(input: HTMLInputElement, name: string): number {
 }
 
 export const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
+
+/** Saves the JSON `text` as a file named `filename`, the way a download link would. */
+export function downloadJson(filename: string, text: string): void {
+  const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([text], { type: 'application/json' })), download: filename });
+  a.click();
+  URL.revokeObjectURL(a.href);
+}

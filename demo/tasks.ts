@@ -1,6 +1,6 @@
 /** The demo's chat, extraction and skills panels: clients of the public API like the rest of the page. */
 import type { ChatMessage, ModelHandle, SlmClient } from '../src/index.ts';
-import { Panel } from './panel.ts';
+import { downloadJson, Panel } from './panel.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -123,8 +123,13 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
   runButton.addEventListener('click', () =>
     void skills.run(runButton, async () => {
       result.textContent = '';
-      const p = (await (await model()).runSkill(skillName(), $<HTMLInputElement>('skill-try').value)) as Record<string, number>;
-      result.textContent = Object.entries(p)
+      const answer = await (await model()).runSkill(skillName(), $<HTMLInputElement>('skill-try').value);
+      // An adapter skill (from the Teach panel) answers with text; the others with a probability per label.
+      if (typeof answer === 'string') {
+        result.textContent = answer;
+        return;
+      }
+      result.textContent = Object.entries(answer as Record<string, number>)
         .sort((a, b) => b[1] - a[1])
         .map(([label, prob]) => `${label} ${(prob * 100).toFixed(0)} %`)
         .join(' · ');
@@ -132,10 +137,7 @@ export function setupTaskPanels(client: SlmClient, model: () => Promise<ModelHan
   );
   exportButton.addEventListener('click', () =>
     void skills.run(exportButton, async () => {
-      const file = new Blob([await client.exportSkill(skillName())], { type: 'application/json' });
-      const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(file), download: `${skillName()}.skill.json` });
-      a.click();
-      URL.revokeObjectURL(a.href);
+      downloadJson(`${skillName()}.skill.json`, await client.exportSkill(skillName()));
     }),
   );
   deleteButton.addEventListener('click', () =>

@@ -21,7 +21,7 @@ export async function openDemo(on: Browser | BrowserContext, query = '', viewpor
   return page;
 }
 
-/** A panel of the demo by its heading: Model, Generate, Chat, Extract JSON, Skills, Storage. */
+/** A panel of the demo by its heading: Model, Generate, Chat, Extract JSON, Skills, Teach, Storage. */
 export function panel(page: Page, name: string): Locator {
   return page.getByRole('region', { name, exact: true });
 }
@@ -72,7 +72,8 @@ export async function generateThenStop(page: Page): Promise<void> {
   await page.getByLabel('Temperature').fill('0.8');
   await page.getByRole('button', { name: 'Generate' }).click();
   await page.waitForFunction(() => (document.querySelector('[aria-label="Output"]')!.textContent ?? '').length > 60);
-  await page.getByRole('button', { name: 'Stop' }).click();
+  // The Teach panel has a Stop button too.
+  await panel(page, 'Generate').getByRole('button', { name: 'Stop' }).click();
   await page.waitForSelector('#generate:not([disabled])');
   await page.getByLabel('Temperature').fill('0');
 }

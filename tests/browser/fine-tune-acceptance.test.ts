@@ -1,0 +1,122 @@
+/**
+ * Issue #14's acceptance test: SmolLM2-135M-Instruct fine-tuned in Chromium on WASM routes support
+ * messages to 6 made-up queues (tests/fixtures/support-queues.*.txt) it could not guess before, and the
+ * adapter, exported in one browser profile and imported in a fresh one, gives the same answers there.
+ * Scoring is exact match of the greedy answer on the fixture's fixed held-out split (never trained on);
+ * chance is 1/6.
+ */
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { FineTuneReport, ModelHandle, SlmClient } from '../../src/index.ts';
+import { supportQueues } from '../support/fine-tune-fixture.ts';
+import { appUrl, useBrowser } from './support/browser.ts';
+
+type W = { slm: typeof import('../../src/index.ts'); client: SlmClient; model: ModelHandle };
+const MODEL = 'smollm2-135m-instruct';
+const SKILL = 'support-router';
+// The training file interleaves the queues, so its first 60 lines are 10 per queue.
+const TRAIN_EXAMPLES = 60;
+const train = supportQueues('train').slice(0, TRAIN_EXAMPLES);
+const heldOut = supportQueues('heldout');
+const CHANCE = 1 / 6;
+// Sized for CI (the whole suite stays under 25 minutes on 2 cores): the time is printed below.
+const EPOCHS = 3;
+
+const exactMatch = (answers: string[]): number => answers.filter((a, i) => a.trim() === heldOut[i]!.completion).length / heldOut.length;
+
+describe('fine-tuning SmolLM2-135M-Instruct on WASM (issue #14)', () => {
+  const browser = useBrowser({ webgpu: false });
+  const profiles: BrowserContext[] = [];
+  afterAll(async () => Promise.all(profiles.map((p) => p.close())));
+  /** A fresh browser profile (its own IndexedDB) with the harness open and SmolLM2 loaded on WASM. */
+  const profile = async (): Promise<Page> => {
+    const context = await browser().newContext();
+    profiles.push(context);
+    const page = await context.newPage();
+    // The page's progress lines (below) show in the test's output: a slow run can be followed.
+    page.on('console', (m) => console.log(`[page] ${m.text()}`));
+    await page.goto(appUrl('tests/browser/harness/index.html'));
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.evaluate(async (id) => {
+      const w = window as unknown as W;
+      w.client = await w.slm.SlmClient.inWorker();
+      w.model = await w.client.load(id, { dtype: 'q4', device: 'wasm' });
+    }, MODEL);
+    return page;
+  };
+
+  let report: FineTuneReport;
+  let base: string[] = [];
+  let tuned: string[] = [];
+  let exported = '';
+
+  /** Greedy answers to the held-out messages as chat turns (fineTune's own formatting), with or without an adapter. */
+  const answer = (page: Page, adapter: string | null): Promise<string[]> =>
+    page.evaluate(
+      async ({ prompts, adapter }) => {
+        const w = window as unknown as W;
+        const out: string[] = [];
+        for (const content of prompts) {
+          const reply = await w.model.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 8, temperature: 0, ...(adapter && { adapter }) });
+          out.push(reply.choices[0]!.message.content ?? '');
+        }
+        return out;
+      },
+      { prompts: heldOut.map((e) => e.prompt), adapter },
+    );
+
+  it('after fine-tuning, held-out exact match is at least 80 % and far above the base model and chance', async () => {
+    const page = await profile();
+    const started = performance.now();
+    base = await answer(page, null);
+    const result = await page.evaluate(
+      async ({ train, name, epochs }) => {
+        const w = window as unknown as W;
+        const t = performance.now();
+        const report = await w.model.fineTune(train, {
+          name,
+          epochs,
+          validationSplit: 0.1,
+          seed: 1,
+          onProgress: (p) => console.log(`step ${p.step}/${p.steps} epoch ${p.epoch} loss ${p.trainLoss.toFixed(3)}${p.heldOutLoss === undefined ? '' : ` held-out ${p.heldOutLoss.toFixed(3)}`} ${p.tokensPerSecond.toFixed(1)} tok/s, ${(performance.now() - t) / 1000} s`),
+        });
+        const trainMs = performance.now() - t;
+        await w.model.saveSkill({ name, task: { kind: 'adapter', adapter: name } });
+        return { report, trainMs, file: await w.client.exportSkill(name) };
+      },
+      { train, name: SKILL, epochs: EPOCHS },
+    );
+    tuned = await answer(page, SKILL);
+    ({ report } = result);
+    exported = result.file;
+    const before = exactMatch(base);
+    const after = exactMatch(tuned);
+    console.log(
+      `SmolLM2 fine-tune (${train.length} examples, ${EPOCHS} epochs, WASM): ${(result.trainMs / 1000).toFixed(0)} s in fineTune, ${((performance.now() - started) / 1000).toFixed(0)} s in all; ` +
+        `fixed held-out exact match ${(before * 100).toFixed(0)} % before → ${(after * 100).toFixed(0)} % after (chance ${(CHANCE * 100).toFixed(0)} %); ` +
+        `the report's own split: ${(report.before.exactMatch * 100).toFixed(0)} % → ${(report.after.exactMatch * 100).toFixed(0)} % on ${report.heldOut.length}; ` +
+        `held-out loss ${report.heldOutLoss.map((p) => p.loss.toFixed(3)).join(' → ')}; adapter ${report.adapterBytes} bytes`,
+    );
+    console.log(heldOut.map((e, i) => `${e.completion}\t${JSON.stringify(base[i])}\t${JSON.stringify(tuned[i])}`).join('\n'));
+    expect(after).toBeGreaterThanOrEqual(0.8);
+    expect(before).toBeLessThanOrEqual(CHANCE);
+    expect(report.after.exactMatch).toBeGreaterThan(report.before.exactMatch);
+  }, 1_500_000);
+
+  it('the adapter exported from that profile and imported in a fresh one gives the same answers', async () => {
+    expect(exported).not.toBe('');
+    const page = await profile();
+    await page.evaluate(
+      async ({ file, name, probe }) => {
+        const w = window as unknown as W;
+        await w.client.importSkill(file);
+        // An imported adapter is registered on the model by running its skill once.
+        await w.model.runSkill(name, probe);
+      },
+      { file: exported, name: SKILL, probe: heldOut[0]!.prompt },
+    );
+    const answers = await answer(page, SKILL);
+    expect(answers).toEqual(tuned);
+    expect(exactMatch(answers)).toBe(exactMatch(tuned));
+  }, 600_000);
+});
