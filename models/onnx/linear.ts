@@ -96,23 +96,17 @@ function blockLinear(g: GraphBuilder, name: string, x: string, q: NBitsWeight, o
 export function expandBlocks(g: GraphBuilder, name: string, q: NBitsWeight): string {
   const blocks = Math.ceil(q.k / q.blockSize);
   if (blocks * q.blockSize !== q.k) throw new Error(`${name}: k = ${q.k} is not whole blocks of ${q.blockSize}`);
+  const perByte = 8 / q.bits;
+  // Each byte is looked up in a table of its values (two nibbles, low first: MatMulNBits' order), so
+  // constant folding holds few intermediates: it keeps them all until the end of its pass.
+  const table = g.initializer(`${name}.byte_values`, 'float32', [256, perByte], Float32Array.from({ length: 256 * perByte }, (_, i) => (q.bits === 8 ? i : (i >> 1 >> ((i & 1) * 4)) & 15)));
   const stored = g.initializer(`${name}.weight_q`, 'uint8', [q.n, blocks, (q.blockSize * q.bits) / 8], q.data);
-  const asInt = g.op('Cast', `${name}/q_int`, [stored], { to: 6 });
-  const values = q.bits === 8 ? asInt : nibbles(g, name, asInt, q.n, blocks, q.blockSize);
+  const values = g.op('Gather', `${name}/values`, [table, g.op('Cast', `${name}/q_index`, [stored], { to: 6 })], { axis: 0 });
   const zeroPoints = q.zeroPoints instanceof Float32Array ? q.zeroPoints : unpackZeroPoints(q.zeroPoints, q.n, blocks, q.bits);
-  const centered = g.op('Sub', `${name}/centered`, [g.op('Cast', `${name}/q_float`, [values], { to: 1 }), g.initializer(`${name}.zero_points`, 'float32', [q.n, blocks, 1], zeroPoints)]);
-  const scaledBlocks = g.op('Mul', `${name}/dequantized`, [centered, g.initializer(`${name}.scales`, 'float32', [q.n, blocks, 1], q.scales)]);
+  const perBlock = [q.n, blocks, 1, 1];
+  const centered = g.op('Sub', `${name}/centered`, [values, g.initializer(`${name}.zero_points`, 'float32', perBlock, zeroPoints)]);
+  const scaledBlocks = g.op('Mul', `${name}/dequantized`, [centered, g.initializer(`${name}.scales`, 'float32', perBlock, q.scales)]);
   return g.op('Reshape', `${name}/weight`, [scaledBlocks, g.int64s([q.n, q.k])]);
-}
-
-/** [n, blocks, blockSize/2] int32 bytes → [n, blocks, blockSize] values, low nibble first (MatMulNBits' order). */
-function nibbles(g: GraphBuilder, name: string, bytes: string, n: number, blocks: number, blockSize: number): string {
-  const sixteen = g.initializer(`${name}.sixteen`, 'int32', [], Int32Array.of(16));
-  const high = g.op('Div', `${name}/high`, [bytes, sixteen]);
-  const low = g.op('Sub', `${name}/low`, [bytes, g.op('Mul', `${name}/high_shifted`, [high, sixteen])]);
-  const last = g.int64s([3]);
-  const pairs = g.op('Concat', `${name}/pairs`, [g.op('Unsqueeze', `${name}/low_4d`, [low, last]), g.op('Unsqueeze', `${name}/high_4d`, [high, last])], { axis: 3 });
-  return g.op('Reshape', `${name}/values`, [pairs, g.int64s([n, blocks, blockSize])]);
 }
 
 /** MatMulNBits' packed uint8 zero points (two per byte at 4 bits, rows padded to whole bytes) as floats [n·blocks]. */

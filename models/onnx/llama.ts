@@ -142,14 +142,15 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     nodeCount: g.nodeCount,
     attention: useGqa ? 'GroupQueryAttention' : 'RotaryEmbedding+MatMul',
     linearWeightBytes,
-    ...((kept.length > 0 || embedding.quantized) && { quantization: describe(dtype, kept, embedding.quantized !== null, 7 * s.nLayers) }),
+    ...((kept.length > 0 || embedding.quantized) && { quantization: describe(dtype, kept, embedding.quantized !== null, 7 * s.nLayers, options.expandBlocks ?? false) }),
   };
 }
 
-function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolean, matrices: number): string {
+function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolean, matrices: number, expanded: boolean): string {
   const parts = [QUANTIZATION[dtype]];
-  for (const bits of new Set(kept)) parts.push(`${kept.filter((b) => b === bits).length} of ${matrices} layer matrices kept exactly as the source's ${bits}-bit blocks (MatMulNBits)`);
-  if (quantizedEmbedding) parts.push('token embedding and tied LM head as one table of 8-bit blocks (GatherBlockQuantized + MatMulNBits)');
+  const use = expanded ? 'expanded to float32 MatMul weights when the session is created' : 'MatMulNBits';
+  for (const bits of new Set(kept)) parts.push(`${kept.filter((b) => b === bits).length} of ${matrices} layer matrices kept exactly as the source's ${bits}-bit blocks (${use})`);
+  if (quantizedEmbedding) parts.push(`token embedding and tied LM head as one table of 8-bit blocks (${expanded ? 'expanded to a float32 table for Gather + Gemm' : 'GatherBlockQuantized + MatMulNBits'})`);
   return parts.join('; ');
 }
 
