@@ -3,8 +3,8 @@
  *
  * SmolLM2-135M-Instruct graph variants side by side in onnxruntime-web's WASM build under Node (1 thread,
  * the browser's CPU path): decode of one token after a 100-token KV cache and prefill of a 200-token
- * prompt, rounds alternating between variants (medians), and teacher-forced top-1 agreement with fp32
- * (or the first variant listed) over 200 positions. Variants: dtype (fp32, q4 = the source's Q4_1 blocks as MatMulNBits, q8 = int8
+ * prompt, rounds alternating between variants (medians), and teacher-forced top-1 agreement with the
+ * first variant listed (fp32 when it comes first) over 200 positions. Variants: dtype (fp32, q4 = the source's Q4_1 blocks as MatMulNBits, q8 = int8
  * DynamicQuantizeMatMul requantized from the dequantized weights, q4x = q4's blocks expanded to float
  * MatMul weights at session creation) × attention (gqa, mm = MatMul).
  */

@@ -134,6 +134,16 @@ describe('SmolLM2 quantized files', () => {
     expect(readFileSync(join(DIR, m.dtypes.q4!.file)).includes('GatherBlockQuantized')).toBe(true);
   });
 
+  it('uses MatMul attention for the WASM dtypes (faster prefill there) and GroupQueryAttention for q4f16', () => {
+    const { dtypes } = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as { dtypes: Record<string, { attention: string }> };
+    expect(Object.fromEntries(Object.entries(dtypes).map(([dtype, entry]) => [dtype, entry.attention]))).toEqual({
+      fp32: 'RotaryEmbedding+MatMul',
+      q8: 'RotaryEmbedding+MatMul',
+      q4: 'RotaryEmbedding+MatMul',
+      q4f16: 'GroupQueryAttention',
+    });
+  });
+
   it('q4f16 keeps a float16 KV cache and greedy-decodes the first 8 tokens as fp32 does', async () => {
     const session = await ort.InferenceSession.create(join(DIR, 'onnx', 'model_q4f16.onnx'));
     expect(session.inputMetadata.find((m) => m.name === 'past_key_values.0.key')).toMatchObject({ type: 'float16' });
