@@ -91,7 +91,8 @@ function blockLinear(g: GraphBuilder, name: string, x: string, q: NBitsWeight, o
  * inputs are all initializers, so ONNX Runtime's constant folding runs them once at session creation.
  * onnxruntime-web's WASM MatMulNBits has no kernel for one row at a time (a decode step ran 30× slower
  * than a float MatMul of the same shape): this keeps a 4-bit download and runs float MatMuls, at the
- * price of float32 weights in memory.
+ * price of float32 weights in memory, and constant folding keeps every intermediate until its pass ends:
+ * SmolLM2's session creation peaked at ~3.4 GB of WASM heap, which is why no dtype uses it by default.
  */
 export function expandBlocks(g: GraphBuilder, name: string, q: NBitsWeight): string {
   const blocks = Math.ceil(q.k / q.blockSize);
