@@ -16,22 +16,15 @@ import { buildLlamaGraph } from '../models/onnx/llama.ts';
 import type { DecoderModel } from '../models/spec.ts';
 import { smolLm2Gguf } from '../tests/support/gguf.ts';
 import { pieceIds } from '../tests/support/gpt2-pieces.ts';
+import { LONG_TEXT } from '../tests/support/long-text.ts';
 
 const { values: args } = parseArgs({ options: { variants: { type: 'string', default: 'fp32-gqa,fp32-mm,q4-gqa,q4-mm,q8-gqa,q8-mm' }, rounds: { type: 'string', default: '3' }, decodes: { type: 'string', default: '5' } } });
 ort.env.wasm.numThreads = 1;
 const LAYERS = 30;
-const TEXT =
-  'The invoice for March lists three items: a laptop stand for 45 euros, two USB cables at 9 euros each, and a desk lamp that costs 30 euros. ' +
-  'Payment is due within thirty days of the invoice date. Our support team answers questions about orders, returns and delivery times from Monday to Friday. ' +
-  'If a parcel arrives damaged, customers should keep the packaging and send us a photo within a week, so that we can arrange a replacement or a refund. ' +
-  'Many people ask whether they can change the delivery address after the order has shipped; this is possible only when the carrier has not yet left the warehouse. ' +
-  'The company was founded in Berlin in 2011 by two engineers who wanted to sell durable office furniture at fair prices, and it now employs about two hundred people in four countries. ' +
-  'Every product page shows the materials, the dimensions and the expected delivery date, and customers can compare up to four products side by side before they decide.';
-
 const bytes = await smolLm2Gguf();
 const { model } = ggufModel(bytes, 'SmolLM2');
 const vocab = readGguf(bytes).metadata['tokenizer.ggml.tokens'] as string[];
-const ids = pieceIds(vocab, `<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n${TEXT}<|im_end|>\n`).slice(0, 200);
+const ids = pieceIds(vocab, `<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n${LONG_TEXT}<|im_end|>\n`).slice(0, 200);
 if (ids.length < 200) throw new Error(`prompt has ${ids.length} tokens`);
 
 /** The model as `name` builds it; q8 ignores the source's 4-bit blocks so every matrix is requantized to int8 rows. */
