@@ -1,9 +1,10 @@
 /** The Llama family (llama2.c checkpoints, GGUF `llama`: SmolLM2, TinyLlama…): RMSNorm, SiLU-gated FFN, GQA, RoPE. */
 import type { Architecture } from './index.ts';
 import { buildConfig, buildGenerationConfig } from '../hf/config.ts';
-import { buildLlamaGraph } from '../onnx/llama.ts';
+import { buildLlamaGraph, type GraphOptions } from '../onnx/llama.ts';
+import type { WeightDtype } from '../onnx/linear.ts';
 import { ggufNumber, type GgufFile } from '../gguf/reader.ts';
-import { shortestFloat32, type DecoderSpec } from '../spec.ts';
+import { shortestFloat32, type DecoderModel, type DecoderSpec } from '../spec.ts';
 
 /** Hyper-parameters from the `llama.*` keys (names as llama.cpp's convert_hf_to_gguf writes them). */
 function ggufSpec(file: GgufFile, vocabSize: number, label: string): DecoderSpec {
@@ -47,8 +48,18 @@ export function ggufTokens(file: GgufFile, label: string): DecoderSpec['tokens']
   return { bos: token('bos') ?? 1, eos: token('eos') ?? 2, ...(token('padding') !== undefined && { pad: token('padding') }), ...(token('unknown') !== undefined && { unk: token('unknown') }) };
 }
 
+/**
+ * Graph choices for a model converted from already-quantized (GGUF) blocks, measured in onnxruntime-web
+ * 1.30's WASM build (scripts/wasm-variants.ts, SmolLM2): MatMul attention prefills 1.2-1.9× faster than
+ * its GroupQueryAttention at the same decode speed and the same top-1 predictions; q4f16 keeps
+ * GroupQueryAttention for WebGPU.
+ */
+export function wasmGraphOptions(model: DecoderModel, dtype: WeightDtype, options: GraphOptions = {}): GraphOptions {
+  return model.weights.blocks && dtype !== 'q4f16' ? { ...options, matmulAttention: true } : options;
+}
+
 export const LLAMA: Architecture = {
-  graph: buildLlamaGraph,
+  graph: (model, dtype, producerVersion, options) => buildLlamaGraph(model, dtype, producerVersion, wasmGraphOptions(model, dtype, options)),
   config: buildConfig,
   generationConfig: buildGenerationConfig,
   ggufSpec,

@@ -5,7 +5,7 @@
  * WASM builds), so a quantized model does not carry a float32 vocabulary × width matrix.
  */
 import type { GraphBuilder } from './graph.ts';
-import { matMulNBits, MS, QUANT_BLOCK_SIZE, type NBitsTensors } from './linear.ts';
+import { expandBlocks, matMulNBits, MS, QUANT_BLOCK_SIZE, type NBitsTensors } from './linear.ts';
 import { toFloat16 } from './half.ts';
 import { quantizeNBits, type NBitsWeight } from './quantize.ts';
 
@@ -19,9 +19,10 @@ export interface QuantizedEmbedding {
 }
 
 /** `source`: the table already in blocks (used when its zero points are uint8, as GatherBlockQuantized needs). */
-export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32Array, vocab: number, dim: number, bits: 4 | 8, source: NBitsWeight | null, float16 = false): QuantizedEmbedding {
+export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32Array, vocab: number, dim: number, bits: 4 | 8, source: NBitsWeight | null, float16 = false, expand = false): QuantizedEmbedding {
   const before = g.initializerBytes;
   const q: NBitsWeight = source?.bits === bits && source.zeroPoints instanceof Uint8Array ? source : quantizeNBits(table, vocab, dim, bits, QUANT_BLOCK_SIZE);
+  if (expand) return expandedEmbedding(g, name, q, dim, before);
   const blocks = Math.ceil(dim / QUANT_BLOCK_SIZE);
   const blob = (QUANT_BLOCK_SIZE * bits) / 8;
   const t: NBitsTensors = {
@@ -41,6 +42,21 @@ export function quantizedEmbedding(g: GraphBuilder, name: string, table: Float32
     head: (x, output) => {
       const flat = (what: string, tensor: string): string => g.op('Reshape', `${name}/head_${what}`, [tensor, g.int64s([-1])]);
       return matMulNBits(g, `${name}/head`, x, { b: t.b, scales: flat('scales', t.scales), zeroPoints: flat('zero_points', t.zeroPoints) }, q, [output]);
+    },
+  };
+}
+
+/** The table's blocks expanded to float32 at session creation (linear.ts expandBlocks): a plain Gather and a Gemm head. */
+function expandedEmbedding(g: GraphBuilder, name: string, q: NBitsWeight, dim: number, before: number): QuantizedEmbedding {
+  const table = expandBlocks(g, name, q);
+  return {
+    bytes: g.initializerBytes - before,
+    lookup: (ids) => g.op('Gather', `${name}/gather`, [table, ids], { axis: 0 }),
+    head: (x, output) => {
+      const logits2d = g.op('Gemm', `${name}/head`, [g.op('Reshape', `${name}/head_flatten`, [x, g.int64s([-1, dim])]), table], { transB: 1 });
+      const leading = g.op('Shape', `${name}/head_leading`, [x], { end: 2 });
+      const shape = g.op('Concat', `${name}/head_shape`, [leading, g.int64s([q.n])], { axis: 0 });
+      return g.node('Reshape', `${name}/head_unflatten`, [logits2d, shape], [output])[0]!;
     },
   };
 }

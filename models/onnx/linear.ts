@@ -40,6 +40,8 @@ export interface LinearOptions {
    * for models whose activations have outliers that per-tensor activation quantization loses (Gemma).
    */
   weightOnly8?: boolean;
+  /** Source blocks stored as they are but expanded to a float32 MatMul weight at session creation (expandBlocks). */
+  expand?: boolean;
 }
 
 /**
@@ -54,7 +56,10 @@ export function linear(g: GraphBuilder, name: string, x: string, weight: Float32
   const before = g.initializerBytes;
   const outputs = opts.output ? [opts.output] : 1;
   let y: string;
-  if (bits !== null && opts.blocks) {
+  if (bits !== null && opts.blocks && opts.expand) {
+    const wt = g.op('Transpose', `${name}/weight_t`, [expandBlocks(g, name, opts.blocks)], { perm: [1, 0] });
+    y = g.node('MatMul', name, [x, wt], outputs)[0]!;
+  } else if (bits !== null && opts.blocks) {
     y = blockLinear(g, name, x, opts.blocks, outputs, opts.float16);
   } else if (bits === null) {
     const wt = g.initializer(`${name}.weight`, 'float32', [k, n], transpose(weight, n, k));
@@ -79,6 +84,39 @@ function blockLinear(g: GraphBuilder, name: string, x: string, q: NBitsWeight, o
   const sc = floats('scales', q.scales);
   const zp = q.zeroPoints instanceof Float32Array ? floats('zero_points', q.zeroPoints) : g.initializer(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
   return matMulNBits(g, name, x, { b, scales: sc, zeroPoints: zp }, q, outputs);
+}
+
+/**
+ * The float32 [n, k] matrix of block-quantized weights, computed from the stored blocks by ops whose
+ * inputs are all initializers, so ONNX Runtime's constant folding runs them once at session creation.
+ * onnxruntime-web's WASM MatMulNBits has no kernel for one row at a time (a decode step ran 30× slower
+ * than a float MatMul of the same shape): this keeps a 4-bit download and runs float MatMuls, at the
+ * price of float32 weights in memory, and constant folding keeps every intermediate until its pass ends:
+ * SmolLM2's session creation peaked at ~3.4 GB of WASM heap, which is why no dtype uses it by default.
+ */
+export function expandBlocks(g: GraphBuilder, name: string, q: NBitsWeight): string {
+  const blocks = Math.ceil(q.k / q.blockSize);
+  if (blocks * q.blockSize !== q.k) throw new Error(`${name}: k = ${q.k} is not whole blocks of ${q.blockSize}`);
+  const perByte = 8 / q.bits;
+  // Each byte is looked up in a table of its values (two nibbles, low first: MatMulNBits' order), so
+  // constant folding holds few intermediates: it keeps them all until the end of its pass.
+  const table = g.initializer(`${name}.byte_values`, 'float32', [256, perByte], Float32Array.from({ length: 256 * perByte }, (_, i) => (q.bits === 8 ? i : (i >> 1 >> ((i & 1) * 4)) & 15)));
+  const stored = g.initializer(`${name}.weight_q`, 'uint8', [q.n, blocks, (q.blockSize * q.bits) / 8], q.data);
+  const values = g.op('Gather', `${name}/values`, [table, g.op('Cast', `${name}/q_index`, [stored], { to: 6 })], { axis: 0 });
+  const zeroPoints = q.zeroPoints instanceof Float32Array ? q.zeroPoints : unpackZeroPoints(q.zeroPoints, q.n, blocks, q.bits);
+  const perBlock = [q.n, blocks, 1, 1];
+  const centered = g.op('Sub', `${name}/centered`, [values, g.initializer(`${name}.zero_points`, 'float32', perBlock, zeroPoints)]);
+  const scaledBlocks = g.op('Mul', `${name}/dequantized`, [centered, g.initializer(`${name}.scales`, 'float32', perBlock, q.scales)]);
+  return g.op('Reshape', `${name}/weight`, [scaledBlocks, g.int64s([q.n, q.k])]);
+}
+
+/** MatMulNBits' packed uint8 zero points (two per byte at 4 bits, rows padded to whole bytes) as floats [n·blocks]. */
+function unpackZeroPoints(packed: Uint8Array, n: number, blocks: number, bits: 4 | 8): Float32Array {
+  if (bits === 8) return Float32Array.from(packed);
+  const perRow = Math.ceil(blocks / 2);
+  const out = new Float32Array(n * blocks);
+  for (let r = 0; r < n; r++) for (let b = 0; b < blocks; b++) out[r * blocks + b] = (packed[r * perRow + (b >> 1)]! >> ((b & 1) * 4)) & 15;
+  return out;
 }
 
 /** Names of the initializers (or tensors) holding a block-quantized weight in MatMulNBits' layout. */

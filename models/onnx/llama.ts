@@ -36,6 +36,17 @@ export interface GraphOptions {
    * top-1 agreement, and 8 bits keep a q4 file under 0.2× of fp32.
    */
   quantizedEmbedding?: boolean;
+  /**
+   * RotaryEmbedding + batched MatMul attention even where GroupQueryAttention's CPU kernel accepts the
+   * head size: onnxruntime-web's WASM GroupQueryAttention is several times slower on long prompts.
+   */
+  matmulAttention?: boolean;
+  /**
+   * Keep the source's own blocks in the file but expand them to float32 MatMul weights at session
+   * creation (linear.ts expandBlocks): a 4-bit download that decodes at float speed in WASM, with
+   * float32 weights in memory.
+   */
+  expandBlocks?: boolean;
 }
 
 export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, producerVersion: string, options: GraphOptions = {}): BuiltGraph {
@@ -44,12 +55,12 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   const hs = s.headSize;
   const kv = kvDim(s);
   const qd = qDim(s);
-  const useGqa = hs % 16 === 0;
+  const useGqa = hs % 16 === 0 && !options.matmulAttention;
   const bits = BITS[dtype];
   // q4f16: float16 activations, weights' scales, norms, RoPE tables and KV cache; logits stay float32.
   const half = dtype === 'q4f16';
   const ft = half ? 'float16' : 'float32';
-  if (half && !useGqa) throw new Error(`q4f16 needs GroupQueryAttention (head size ${hs} is not a multiple of 16)`);
+  if (half && !useGqa) throw new Error(`q4f16 needs GroupQueryAttention (head size ${hs}${options.matmulAttention ? ', MatMul attention asked' : ' is not a multiple of 16'})`);
   /** A float initializer in the graph's activation type. */
   const floats = (name: string, dims: number[], v: Float32Array): string => floatInitializer(g, name, dims, v, half);
   let linearWeightBytes = 0;
@@ -59,7 +70,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
 
   /** y = x · Wᵀ for W stored [n, k] (output rows), as fp32 MatMul or a quantized matmul (linear.ts). */
   const linear = (name: string, x: string, weight: Float32Array, n: number, k: number, opts: { output?: string; blocks?: NBitsWeight | null } = {}): string => {
-    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...opts, ...(half && { float16: true }) });
+    const { y, weightBytes } = linearLayer(g, name, x, weight, n, k, bits, { ...opts, ...(half && { float16: true }), ...(options.expandBlocks && { expand: true }) });
     linearWeightBytes += weightBytes;
     return y;
   };
@@ -87,10 +98,12 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
   for (let l = 0; l < s.nLayers; l++) {
     const p = `/model/layers.${l}`;
     const h = norm(`${p}/input_layernorm`, w.get(W.layer(l, 'attn_norm')));
-    // Without GQA the 1/√head_size score scale is folded into Wq (RoPE is linear, so it commutes).
-    const wq = useGqa ? w.get(W.layer(l, 'attn_q')) : scaled(w.get(W.layer(l, 'attn_q')), 1 / Math.sqrt(hs));
-    const qkvBlocks = useGqa ? [blocksOf(W.layer(l, 'attn_q')), blocksOf(W.layer(l, 'attn_k')), blocksOf(W.layer(l, 'attn_v'))] : [];
-    const fusedBlocks = qkvBlocks.length && qkvBlocks.every((b) => b !== null) ? concatRows(qkvBlocks as NBitsWeight[]) : null;
+    const qkvBlocks = [blocksOf(W.layer(l, 'attn_q')), blocksOf(W.layer(l, 'attn_k')), blocksOf(W.layer(l, 'attn_v'))];
+    const fusedBlocks = qkvBlocks.every((b) => b !== null) ? concatRows(qkvBlocks as NBitsWeight[]) : null;
+    // Without GQA the 1/√head_size score scale is folded into float Wq (RoPE is linear, so it commutes);
+    // the source's own blocks stay exact and the queries are scaled in the graph instead.
+    const foldScale = !useGqa && !fusedBlocks;
+    const wq = foldScale ? scaled(w.get(W.layer(l, 'attn_q')), 1 / Math.sqrt(hs)) : w.get(W.layer(l, 'attn_q'));
     const qkv = linear(`${p}/attn/qkv_proj`, h, concat(wq, w.get(W.layer(l, 'attn_k')), w.get(W.layer(l, 'attn_v'))), qd + 2 * kv, s.dim, { blocks: fusedBlocks });
     const presentKey = `present.${l}.key`;
     const presentValue = `present.${l}.value`;
@@ -107,7 +120,7 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
       )[0]!;
     } else {
       attn = matmulAttention(g, p, qkv, past[l]!, presentKey, presentValue, attentionInputs as string, {
-        positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, qDim: qd, kvDim: kv,
+        positionIds, cosCache, sinCache, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: hs, qDim: qd, kvDim: kv, queryScale: foldScale ? null : 1 / Math.sqrt(hs),
       });
     }
     stream.add(linear(`${p}/attn/o_proj`, attn, w.get(W.layer(l, 'attn_output')), s.dim, qd, { blocks: blocksOf(W.layer(l, 'attn_output')) }));
@@ -129,14 +142,15 @@ export function buildLlamaGraph(model: DecoderModel, dtype: WeightDtype, produce
     nodeCount: g.nodeCount,
     attention: useGqa ? 'GroupQueryAttention' : 'RotaryEmbedding+MatMul',
     linearWeightBytes,
-    ...((kept.length > 0 || embedding.quantized) && { quantization: describe(dtype, kept, embedding.quantized !== null, 7 * s.nLayers) }),
+    ...((kept.length > 0 || embedding.quantized) && { quantization: describe(dtype, kept, embedding.quantized !== null, 7 * s.nLayers, options.expandBlocks ?? false) }),
   };
 }
 
-function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolean, matrices: number): string {
+function describe(dtype: WeightDtype, kept: string[], quantizedEmbedding: boolean, matrices: number, expanded: boolean): string {
   const parts = [QUANTIZATION[dtype]];
-  for (const bits of new Set(kept)) parts.push(`${kept.filter((b) => b === bits).length} of ${matrices} layer matrices kept exactly as the source's ${bits}-bit blocks (MatMulNBits)`);
-  if (quantizedEmbedding) parts.push('token embedding and tied LM head as one table of 8-bit blocks (GatherBlockQuantized + MatMulNBits)');
+  const use = expanded ? 'expanded to float32 MatMul weights when the session is created' : 'MatMulNBits';
+  for (const bits of new Set(kept)) parts.push(`${kept.filter((b) => b === bits).length} of ${matrices} layer matrices kept exactly as the source's ${bits}-bit blocks (${use})`);
+  if (quantizedEmbedding) parts.push(`token embedding and tied LM head as one table of 8-bit blocks (${expanded ? 'expanded to a float32 table for Gather + Gemm' : 'GatherBlockQuantized + MatMulNBits'})`);
   return parts.join('; ');
 }
 
@@ -177,7 +191,7 @@ export interface TokenEmbedding {
 
 export function tokenEmbedding(g: GraphBuilder, s: DecoderSpec, w: DecoderWeights, bits: 4 | 8 | null, options: GraphOptions, half = false): TokenEmbedding {
   const table = w.get(W.embedding);
-  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null, half) : null;
+  const quantized = options.quantizedEmbedding && bits !== null ? quantizedEmbedding(g, 'model.embed_tokens', table, s.vocabSize, s.dim, 8, w.blocks?.(W.embedding, 8) ?? null, half, options.expandBlocks) : null;
   const float = quantized ? null : floatInitializer(g, 'model.embed_tokens.weight', [s.vocabSize, s.dim], table, half);
   return {
     table,
@@ -279,6 +293,8 @@ interface AttentionShape {
   headSize: number;
   qDim: number;
   kvDim: number;
+  /** 1/√head_size when it is not folded into Wq. */
+  queryScale: number | null;
 }
 
 /**
@@ -294,7 +310,8 @@ function matmulAttention(g: GraphBuilder, p: string, qkv: string, past: { key: s
     g.op('Transpose', `${p}/attn/${name}_heads`, [g.op('Reshape', `${p}/attn/${name}_split_heads`, [t, g.int64s([0, 0, a.nKvHeads, a.headSize])])], { perm: [0, 2, 1, 3] });
   g.node('Concat', `${p}/attn/key_cache`, [past.key, toHeads('k', rope('k_rope', k!, a.nKvHeads))], [presentKey], { axis: 2 });
   g.node('Concat', `${p}/attn/value_cache`, [past.value, toHeads('v', v!)], [presentValue], { axis: 2 });
-  const qRot = rope('q_rope', q!, a.nHeads);
+  const qRope = rope('q_rope', q!, a.nHeads);
+  const qRot = a.queryScale === null ? qRope : g.op('Mul', `${p}/attn/q_scaled`, [qRope, g.float(a.queryScale)]);
   const q5 = g.op('Transpose', `${p}/attn/q_heads`, [g.op('Reshape', `${p}/attn/q_split_heads`, [qRot, g.int64s([0, 0, a.nKvHeads, group, a.headSize])])], { perm: [0, 2, 3, 1, 4] });
   const keyT = g.op('Transpose', `${p}/attn/key_t`, [g.op('Unsqueeze', `${p}/attn/key_5d`, [presentKey, g.int64s([2])])], { perm: [0, 1, 2, 4, 3] });
   const scores = g.op('Add', `${p}/attn/masked`, [g.op('MatMul', `${p}/attn/scores`, [q5, keyT]), mask]);

@@ -19,6 +19,7 @@ import { readGguf } from '../../models/gguf/reader.ts';
 import { PROJECT_ROOT, SMOLLM2_135M_INSTRUCT } from '../../models/sources.ts';
 import { smolLm2Gguf } from '../support/gguf.ts';
 import { pieceIds } from '../support/gpt2-pieces.ts';
+import { LONG_TEXT } from '../support/long-text.ts';
 import { maxAbsDiff, NodeDecoder } from '../support/ort-node.ts';
 import { cachedPythonJson, ggufPython } from '../support/python.ts';
 import { MODELS_DIR } from '../support/sources.ts';
@@ -29,14 +30,6 @@ const python = ggufPython();
 
 const chat = (user: string): string => `<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
 const GREEDY_PROMPTS = ['What is the capital of France?', 'Write a haiku about the sea.', 'Extract the city from: "I moved to Lyon in 2019."'];
-const LONG_TEXT =
-  'The invoice for March lists three items: a laptop stand for 45 euros, two USB cables at 9 euros each, and a desk lamp that costs 30 euros. ' +
-  'Payment is due within thirty days of the invoice date. Our support team answers questions about orders, returns and delivery times from Monday to Friday. ' +
-  'If a parcel arrives damaged, customers should keep the packaging and send us a photo within a week, so that we can arrange a replacement or a refund. ' +
-  'Many people ask whether they can change the delivery address after the order has shipped; this is possible only when the carrier has not yet left the warehouse. ' +
-  'The company was founded in Berlin in 2011 by two engineers who wanted to sell durable office furniture at fair prices, and it now employs about two hundred people in four countries. ' +
-  'Every product page shows the materials, the dimensions and the expected delivery date, and customers can compare up to four products side by side before they decide.';
-
 function argmax(a: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
@@ -132,6 +125,16 @@ describe('SmolLM2 quantized files', () => {
     console.log(`SmolLM2 files: ${Object.keys(m.dtypes).map((d) => `${d} ${(size(d) / 1e6).toFixed(1)} MB`).join(', ')}`);
     expect(size('q4') / size('fp32')).toBeLessThanOrEqual(0.3);
     expect(readFileSync(join(DIR, m.dtypes.q4!.file)).includes('GatherBlockQuantized')).toBe(true);
+  });
+
+  it('uses MatMul attention for the WASM dtypes (faster prefill there) and GroupQueryAttention for q4f16', () => {
+    const { dtypes } = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as { dtypes: Record<string, { attention: string }> };
+    expect(Object.fromEntries(Object.entries(dtypes).map(([dtype, entry]) => [dtype, entry.attention]))).toEqual({
+      fp32: 'RotaryEmbedding+MatMul',
+      q8: 'RotaryEmbedding+MatMul',
+      q4: 'RotaryEmbedding+MatMul',
+      q4f16: 'GroupQueryAttention',
+    });
   });
 
   it('q4f16 keeps a float16 KV cache and greedy-decodes the first 8 tokens as fp32 does', async () => {
