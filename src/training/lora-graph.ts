@@ -78,8 +78,10 @@ export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8A
   const ops = new Set(all.map((n) => n.opType));
   const names = new Set(all.map((n) => n.name));
   if (names.has('/lm_head/to_float32')) return null; // q4f16: float16 activations, cast to float32 logits
-  // Without GroupQueryAttention the converter folds 1/√head_size into Wq, so the q part of the delta gets it too.
-  const qScale = ops.has('GroupQueryAttention') ? 1 : 1 / Math.sqrt(shape.headDim);
+  // Without GroupQueryAttention the converter folds 1/√head_size into Wq (so the q part of the delta gets it
+  // too), unless Wq keeps its source's quantized blocks: then a `…/attn/q_scaled` node scales the queries.
+  const scaledInGraph = ops.has('GroupQueryAttention') || [...names].some((n) => n.endsWith('/attn/q_scaled'));
+  const qScale = scaledInGraph ? 1 : 1 / Math.sqrt(shape.headDim);
 
   const extra: Uint8Array[] = [];
   const changed = new Map<number, Uint8Array>();

@@ -15,7 +15,7 @@ import { loraGraphShape, withLoraInputs } from '../../src/training/lora-graph.ts
 import { argmax, type ReferenceModel } from '../reference/llama2c.ts';
 import { ReferenceLora } from '../reference/llama-lora.ts';
 import { maxAbsDiff } from '../support/ort-node.ts';
-import { STORIES_DIR, storiesReference } from '../support/sources.ts';
+import { MODELS_DIR, STORIES_DIR, storiesReference } from '../support/sources.ts';
 
 const SHAPE = { layers: 5, kvHeads: 4, headDim: 8, vocabSize: 512, contextLength: 512 };
 const config = JSON.parse(readFileSync(join(STORIES_DIR, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -28,8 +28,8 @@ let runs = 0;
 let sessions = 0;
 
 /** A Decoder on the rewritten graph of `file`, counting the ORT sessions created and the runs made. */
-async function openDecoder(file: string): Promise<Decoder> {
-  const bytes = withLoraInputs(readFileSync(join(STORIES_DIR, 'onnx', file)), loraShape);
+async function openDecoder(file: string, model: { dir: string; shape: typeof SHAPE; lora: typeof loraShape } = { dir: STORIES_DIR, shape: SHAPE, lora: loraShape }): Promise<Decoder> {
+  const bytes = withLoraInputs(readFileSync(join(model.dir, 'onnx', file)), model.lora);
   expect(bytes).not.toBeNull();
   const inner = await ort.InferenceSession.create(bytes!);
   sessions++;
@@ -37,14 +37,14 @@ async function openDecoder(file: string): Promise<Decoder> {
     get: (target, key) => (key === 'run' ? (...args: Parameters<typeof inner.run>) => (runs++, target.run(...args)) : Reflect.get(target, key)),
   }) as unknown as InferenceSession;
   const backend = { name: 'wasm', ort, threads: 1, createSession: async () => session, onLost: () => {} } as unknown as ExecutionBackend;
-  return new Decoder(backend, session, SHAPE);
+  return new Decoder(backend, session, model.shape);
 }
 
 /** Seeded random matrices for `lora`, B included (a zero B would make the adapter a no-op). */
-function randomAdapter(lora: LoraOptions, seed: number): Float32Array[] {
+function randomAdapter(lora: LoraOptions, seed: number, shape = loraShape): Float32Array[] {
   let s = seed;
   const rand = (): number => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
-  return adapterLayout(loraShape, lora).map((m) => Float32Array.from({ length: m.rows * m.cols }, () => rand() * 0.4));
+  return adapterLayout(shape, lora).map((m) => Float32Array.from({ length: m.rows * m.cols }, () => rand() * 0.4));
 }
 
 function referenceLogits(lora: LoraOptions, values: Float32Array[], ids: number[]): Float32Array {
@@ -109,4 +109,26 @@ describe('LoRA adapters on the inference graph (stories260K, fp32)', () => {
     expect(withAdapter.reused).toBe(0);
     expect(maxAbsDiff(withAdapter.logits, referenceLogits(lora, values, [...PROMPT, 432]))).toBeLessThan(1e-4);
   });
+});
+
+describe('LoRA adapters on SmolLM2-135M-Instruct', () => {
+  // Its fp32 graph folds 1/√head_size into Wq; its q4 graph keeps the GGUF's blocks and scales the queries
+  // in the graph. The rewrite must scale the q delta in the first case only, so both agree with an adapter.
+  it('the fp32 graph (scale folded into Wq) and the q4 graph (queries scaled in the graph) agree with the same adapter', async () => {
+    const dir = join(MODELS_DIR, 'smollm2-135m-instruct');
+    const smolConfig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const lora = loraGraphShape(smolConfig)!;
+    const model = { dir, lora, shape: { layers: 30, kvHeads: 3, headDim: 64, vocabSize: 49152, contextLength: 8192 } };
+    const options: LoraOptions = { rank: 4, alpha: 8, layers: 2, targets: ['q'] };
+    const values = randomAdapter(options, 7, lora);
+    const ids = [1, 9690, 198, 2683, 359, 253, 5356];
+    const logits = async (file: string, adapter: boolean): Promise<Float32Array> => {
+      const decoder = await openDecoder(file, model);
+      if (adapter) decoder.useAdapter('a', loraFeeds(decoder.adapterShape!, options, values));
+      return (await decoder.prefill(ids)).logits;
+    };
+    const fp32 = await logits('model.onnx', true);
+    expect(maxAbsDiff(fp32, await logits('model.onnx', false))).toBeGreaterThan(0.5); // the adapter changes the output
+    expect(maxAbsDiff(await logits('model_q4.onnx', true), fp32)).toBeLessThan(0.05);
+  }, 300_000);
 });
