@@ -18,6 +18,7 @@
  * which fine-tuning reads instead of running the frozen layers a second time.
  */
 
+import type { ModelConfig } from '../engine/load/fetch-files.ts';
 import { LORA_PREFIX_OUTPUT, targetShape, trainableLayers, type AdapterShape } from './adapter.ts';
 
 /** The fused projections of a layer that take an adapter, as the converter names them. */
@@ -33,16 +34,8 @@ export interface LoraGraphShape extends AdapterShape {
   headDim: number;
 }
 
-/** config.json fields the LoRA shape comes from (a subset of the runtime's ModelConfig). */
-export interface LlamaConfig {
-  model_type?: string;
-  num_hidden_layers?: number;
-  num_attention_heads?: number;
-  num_key_value_heads?: number;
-  hidden_size?: number;
-  intermediate_size?: number;
-  head_dim?: number;
-}
+/** config.json fields the LoRA shape comes from. */
+export type LlamaConfig = Pick<ModelConfig, 'model_type' | 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads' | 'hidden_size' | 'intermediate_size' | 'head_dim'>;
 
 /** The LoRA shape of a Llama config.json; null for other architectures (their graphs get no LoRA inputs). */
 export function loraGraphShape(c: LlamaConfig): LoraGraphShape | null {

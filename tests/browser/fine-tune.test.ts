@@ -5,7 +5,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ANIMAL_SOUNDS, storiesChatPrompt } from '../support/animal-sounds.ts';
-import { appUrl, useBrowser } from './support/browser.ts';
+import { openHarness, useBrowser } from './support/browser.ts';
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
 const PROBES = ['The cat is in the car.', 'The dog is in the car.', 'The bird is in the car.'].map(storiesChatPrompt);
@@ -16,9 +16,7 @@ describe('fine-tuning in the browser: adapter skills across profiles', () => {
   const profile = async (): Promise<Page> => {
     const context = await browser().newContext();
     profiles.push(context);
-    const page = await context.newPage();
-    await page.goto(appUrl('tests/browser/harness/index.html'));
-    await page.waitForSelector('body[data-ready="true"]');
+    const page = await openHarness(context);
     await page.evaluate(async () => {
       const w = window as unknown as W;
       w.client = await w.slm.SlmClient.inWorker();

@@ -5,7 +5,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { sealSkill, type SealedSkill } from '../../src/skills/skill.ts';
-import { appUrl, useBrowser } from './support/browser.ts';
+import { openHarness, useBrowser } from './support/browser.ts';
 import { storyThemes } from '../support/sources.ts';
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
@@ -19,9 +19,7 @@ describe('skills: save, export, import in a fresh profile', () => {
   const profile = async (): Promise<Page> => {
     const context = await browser().newContext();
     profiles.push(context);
-    const page = await context.newPage();
-    await page.goto(appUrl('tests/browser/harness/index.html'));
-    await page.waitForSelector('body[data-ready="true"]');
+    const page = await openHarness(context);
     await page.evaluate(async () => {
       const w = window as unknown as W;
       w.client = await w.slm.SlmClient.inWorker();
