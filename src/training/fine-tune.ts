@@ -17,7 +17,7 @@ export interface FineTuneOptions {
   rank?: number;
   /** LoRA scaling numerator: the update is (alpha / rank)·B·A (default 2 × rank). */
   alpha?: number;
-  /** Linear layers that get an adapter (default q, k, v, o). */
+  /** Linear layers that get an adapter (default all seven: q, k, v, o, gate, up, down). */
   targets?: LoraTarget[];
   /** How many of the top layers carry adapters (default all). */
   layers?: number;
@@ -26,7 +26,7 @@ export interface FineTuneOptions {
   steps?: number;
   /** AdamW peak learning rate (default 2e-3). */
   learningRate?: number;
-  /** Tokens per optimiser step: examples are added to a step until it would exceed this (default 256). */
+  /** Tokens per optimiser step: examples are added to a step until it would exceed this (default 64: about one short chat example per step). */
   batchTokens?: number;
   /** Longest example in tokens, prompt and completion together (default the model's context). */
   maxLength?: number;

@@ -19,6 +19,8 @@
  */
 
 import type { ModelConfig } from '../engine/load/fetch-files.ts';
+import { concatChunks as concat } from '../storage/download.ts';
+import { fields, lengthDelimited, varint, WIRE_VARINT } from '../util/protobuf.ts';
 import { LORA_PREFIX_OUTPUT, targetShape, trainableLayers, type AdapterShape } from './adapter.ts';
 
 /** The fused projections of a layer that take an adapter, as the converter names them. */
@@ -61,13 +63,13 @@ export function slotShape(s: AdapterShape, slot: LoraSlot): { in: number; out: n
  * converter) or runs in float16 (q4f16: the adapter would need float16 inputs).
  */
 export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8Array | null {
-  const top = fields(model);
-  const graphField = top.find((f) => f.field === 7 && f.wire === 2);
+  const top = [...fields(model)];
+  const graphField = top.find((f) => f.number === 7 && f.wire === 2);
   if (!graphField) return null;
-  const graph = model.subarray(graphField.start, graphField.end);
-  const parts = fields(graph);
-  const nodes = parts.filter((f) => f.field === 1);
-  const all = nodes.map((f) => readNode(graph.subarray(f.start, f.end)));
+  const graph = model.subarray(graphField.value, graphField.end);
+  const parts = [...fields(graph)];
+  const nodes = parts.filter((f) => f.number === 1);
+  const all = nodes.map((f) => readNode(graph.subarray(f.value, f.end)));
   const ops = new Set(all.map((n) => n.opType));
   const names = new Set(all.map((n) => n.name));
   if (names.has('/lm_head/to_float32')) return null; // q4f16: float16 activations, cast to float32 logits
@@ -80,7 +82,7 @@ export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8A
   const changed = new Map<number, Uint8Array>();
   let found = 0;
   for (const f of nodes) {
-    const node = readNode(graph.subarray(f.start, f.end));
+    const node = readNode(graph.subarray(f.value, f.end));
     const m = NODE_NAME.exec(node.name);
     if (!m) continue;
     found++;
@@ -88,7 +90,7 @@ export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8A
     const slot = SLOT_OF[m[2]!]!;
     const y = node.outputs[0]!;
     const base = `${node.name}/lora_base`;
-    changed.set(f.start, renameOutput(graph.subarray(f.start, f.end), y, base));
+    changed.set(f.value, renameOutput(graph.subarray(f.value, f.end), y, base));
     const a = loraInputName(layer, slot, 'A');
     const b = loraInputName(layer, slot, 'B');
     const z = `${node.name}/lora_z`;
@@ -118,10 +120,10 @@ export function withLoraInputs(model: Uint8Array, shape: LoraGraphShape): Uint8A
   extra.push(field(12, encodeInput(LORA_PREFIX_OUTPUT, ['batch_size', 'sequence_length', shape.dim])));
 
   const graphParts: Uint8Array[] = [];
-  for (const f of parts) graphParts.push(changed.has(f.start) ? field(1, changed.get(f.start)!) : graph.subarray(f.tagStart, f.end));
+  for (const f of parts) graphParts.push(changed.has(f.value) ? field(1, changed.get(f.value)!) : graph.subarray(f.start, f.end));
   const newGraph = concat([...graphParts, ...extra]);
   const out: Uint8Array[] = [];
-  for (const f of top) out.push(f === graphField ? field(7, newGraph) : model.subarray(f.tagStart, f.end));
+  for (const f of top) out.push(f === graphField ? field(7, newGraph) : model.subarray(f.start, f.end));
   return concat(out);
 }
 
@@ -136,87 +138,13 @@ function encodeScaleRow(name: string, shape: LoraGraphShape, scale: number): Uin
 
 // ---- protobuf wire format ------------------------------------------------------------------------
 
-interface Field {
-  field: number;
-  wire: number;
-  /** Offset of the tag; the field's bytes are tagStart…end, its payload start…end. */
-  tagStart: number;
-  start: number;
-  end: number;
-}
-
-function fields(buf: Uint8Array): Field[] {
-  const out: Field[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const tagStart = pos;
-    const [tag, afterTag] = varint(buf, pos);
-    pos = afterTag;
-    const wire = tag & 7;
-    const field = Math.floor(tag / 8);
-    let start = pos;
-    switch (wire) {
-      case 0:
-        pos = varint(buf, pos)[1];
-        break;
-      case 1:
-        pos += 8;
-        break;
-      case 2: {
-        const [len, after] = varint(buf, pos);
-        start = after;
-        pos = after + len;
-        break;
-      }
-      case 5:
-        pos += 4;
-        break;
-      default:
-        throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-    out.push({ field, wire, tagStart, start, end: pos });
-  }
-  return out;
-}
-
-function varint(buf: Uint8Array, pos: number): [number, number] {
-  let value = 0;
-  let mul = 1;
-  for (;;) {
-    const b = buf[pos++]!;
-    value += (b & 0x7f) * mul;
-    if (b < 0x80) return [value, pos];
-    mul *= 128;
-  }
-}
-
-function encodeVarint(value: number): number[] {
-  const out: number[] = [];
-  while (value >= 0x80) {
-    out.push((value % 128) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return out;
-}
-
 /** A length-delimited field. */
 function field(n: number, payload: Uint8Array): Uint8Array {
-  return concat([Uint8Array.from([...encodeVarint(n * 8 + 2), ...encodeVarint(payload.length)]), payload]);
+  return concat(lengthDelimited(n, payload));
 }
 
 const text = (n: number, s: string): Uint8Array => field(n, new TextEncoder().encode(s));
-const varintField = (n: number, v: number): Uint8Array => Uint8Array.from([...encodeVarint(n * 8), ...encodeVarint(v)]);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const varintField = (n: number, v: number): Uint8Array => concat([varint(n * 8 + WIRE_VARINT), varint(v)]);
 
 interface NodeInfo {
   name: string;
@@ -230,11 +158,11 @@ function readNode(buf: Uint8Array): NodeInfo {
   const node: NodeInfo = { name: '', opType: '', inputs: [], outputs: [] };
   const decoder = new TextDecoder();
   for (const f of fields(buf)) {
-    const s = (): string => decoder.decode(buf.subarray(f.start, f.end));
-    if (f.field === 1) node.inputs.push(s());
-    else if (f.field === 2) node.outputs.push(s());
-    else if (f.field === 3) node.name = s();
-    else if (f.field === 4) node.opType = s();
+    const s = (): string => decoder.decode(buf.subarray(f.value, f.end));
+    if (f.number === 1) node.inputs.push(s());
+    else if (f.number === 2) node.outputs.push(s());
+    else if (f.number === 3) node.name = s();
+    else if (f.number === 4) node.opType = s();
   }
   return node;
 }
@@ -242,7 +170,7 @@ function readNode(buf: Uint8Array): NodeInfo {
 /** The node with its output `from` renamed `to`; every other field kept as it is. */
 function renameOutput(buf: Uint8Array, from: string, to: string): Uint8Array {
   const decoder = new TextDecoder();
-  return concat(fields(buf).map((f) => (f.field === 2 && decoder.decode(buf.subarray(f.start, f.end)) === from ? text(2, to) : buf.subarray(f.tagStart, f.end))));
+  return concat([...fields(buf)].map((f) => (f.number === 2 && decoder.decode(buf.subarray(f.value, f.end)) === from ? text(2, to) : buf.subarray(f.start, f.end))));
 }
 
 function encodeNode(opType: string, name: string, inputs: string[], outputs: string[]): Uint8Array {

@@ -130,8 +130,9 @@ export function storiesFiles(): ModelFiles {
     ['config.json', read('config.json')],
     ['tokenizer.json', read('tokenizer.json')],
     ['tokenizer_config.json', read('tokenizer_config.json')],
-    ['onnx/model.onnx', new Uint8Array([0x08])],
+    ['onnx/model.onnx', new Uint8Array([0x08, 0x08])], // a ModelProto holding only ir_version 8: the fake session reads nothing more
   ]);
+  const stored = new Map(files);
   return {
     model: 'stories260k',
     baseUrl: 'http://models.test/stories260k/',
@@ -141,7 +142,8 @@ export function storiesFiles(): ModelFiles {
     files,
     onnxPath: 'onnx/model.onnx',
     storage: { persistent: false, revision: 'test' },
-    reread: async (path) => files.get(path)!,
+    // What the store holds: the load step drops the ONNX file from `files` once ORT has it.
+    reread: async (path) => stored.get(path)!,
   };
 }
 
