@@ -5,11 +5,11 @@
  * Scoring is exact match of the greedy answer on the fixture's fixed held-out split (never trained on);
  * chance is 1/6.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { FineTuneReport, ModelHandle, SlmClient } from '../../src/index.ts';
 import { supportQueues } from '../support/fine-tune-fixture.ts';
-import { appUrl, useBrowser } from './support/browser.ts';
+import { useBrowser, useProfiles } from './support/browser.ts';
 
 type W = { slm: typeof import('../../src/index.ts'); client: SlmClient; model: ModelHandle };
 const MODEL = 'smollm2-135m-instruct';
@@ -26,22 +26,12 @@ const exactMatch = (answers: string[]): number => answers.filter((a, i) => a.tri
 
 describe('fine-tuning SmolLM2-135M-Instruct on WASM (issue #14)', () => {
   const browser = useBrowser({ webgpu: false });
-  const profiles: BrowserContext[] = [];
-  afterAll(async () => Promise.all(profiles.map((p) => p.close())));
+  const newProfile = useProfiles(browser);
   /** A fresh browser profile (its own IndexedDB) with the harness open and SmolLM2 loaded on WASM. */
   const profile = async (): Promise<Page> => {
-    const context = await browser().newContext();
-    profiles.push(context);
-    const page = await context.newPage();
+    const page = await newProfile(MODEL, { dtype: 'q4', device: 'wasm' });
     // The page's progress lines (below) show in the test's output: a slow run can be followed.
     page.on('console', (m) => console.log(`[page] ${m.text()}`));
-    await page.goto(appUrl('tests/browser/harness/index.html'));
-    await page.waitForSelector('body[data-ready="true"]');
-    await page.evaluate(async (id) => {
-      const w = window as unknown as W;
-      w.client = await w.slm.SlmClient.inWorker();
-      w.model = await w.client.load(id, { dtype: 'q4', device: 'wasm' });
-    }, MODEL);
     return page;
   };
 

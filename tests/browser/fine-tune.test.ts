@@ -2,28 +2,18 @@
  * Fine-tuning in Chromium (WASM, in the worker) on stories260K: an adapter trained in one profile, saved
  * as a skill and exported, imports in a fresh profile and gives the same output there.
  */
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ANIMAL_SOUNDS, storiesChatPrompt } from '../support/animal-sounds.ts';
-import { openHarness, useBrowser } from './support/browser.ts';
+import { useBrowser, useProfiles } from './support/browser.ts';
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
 const PROBES = ['The cat is in the car.', 'The dog is in the car.', 'The bird is in the car.'].map(storiesChatPrompt);
 
 describe('fine-tuning in the browser: adapter skills across profiles', () => {
   const browser = useBrowser({ webgpu: false });
-  const profiles: BrowserContext[] = [];
-  const profile = async (): Promise<Page> => {
-    const context = await browser().newContext();
-    profiles.push(context);
-    const page = await openHarness(context);
-    await page.evaluate(async () => {
-      const w = window as unknown as W;
-      w.client = await w.slm.SlmClient.inWorker();
-      w.model = await w.client.load('stories260k', { dtype: 'fp32', device: 'wasm' });
-    });
-    return page;
-  };
+  const newProfile = useProfiles(browser);
+  const profile = (): Promise<Page> => newProfile('stories260k', { dtype: 'fp32', device: 'wasm' });
 
   let exported = '';
   let outputs: unknown[] = [];

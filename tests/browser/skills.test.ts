@@ -2,10 +2,10 @@
  * Skills across browser profiles: a classifier trained and exported in one profile imports in a fresh
  * one and gives the same answers; a modified file or one for a missing model is a typed error.
  */
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { sealSkill, type SealedSkill } from '../../src/skills/skill.ts';
-import { openHarness, useBrowser } from './support/browser.ts';
+import { useBrowser, useProfiles } from './support/browser.ts';
 import { storyThemes } from '../support/sources.ts';
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
@@ -14,19 +14,9 @@ const PROBES = ['The puppy chased a butterfly.', 'We ate warm soup and bread.', 
 
 describe('skills: save, export, import in a fresh profile', () => {
   const browser = useBrowser({ webgpu: false });
-  const profiles: BrowserContext[] = [];
   /** A fresh browser profile (its own IndexedDB) with the harness open and stories260k loaded. */
-  const profile = async (): Promise<Page> => {
-    const context = await browser().newContext();
-    profiles.push(context);
-    const page = await openHarness(context);
-    await page.evaluate(async () => {
-      const w = window as unknown as W;
-      w.client = await w.slm.SlmClient.inWorker();
-      w.model = await w.client.load('stories260k', { dtype: 'fp32' });
-    });
-    return page;
-  };
+  const newProfile = useProfiles(browser);
+  const profile = (): Promise<Page> => newProfile('stories260k', { dtype: 'fp32' });
 
   let exported = '';
   let answers: unknown[] = [];
