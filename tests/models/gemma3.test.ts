@@ -59,15 +59,30 @@ async function greedyIds(d: NodeDecoder, ids: number[], n: number): Promise<numb
 
 const agreement = (a: number[], b: number[]): number => a.filter((x, i) => x === b[i]).length / a.length;
 
-/** fp32 over the long prompt, once: top-1 per position and its largest |logit − reference| per position. */
-let fp32Long: Promise<{ top1: number[]; maxDiff: number[] }> | undefined;
-function fp32LongPrompt(): Promise<{ top1: number[]; maxDiff: number[] }> {
+/** How far a row's best logit is above its runner-up. */
+function lead(row: Float32Array, best: number): number {
+  let second = -Infinity;
+  for (let i = 0; i < row.length; i++) if (i !== best && row[i]! > second) second = row[i]!;
+  return row[best]! - second;
+}
+
+interface Fp32LongPrompt {
+  top1: number[];
+  /** Top-1 logit minus the runner-up's, per position. */
+  lead: number[];
+  /** Largest |logit − reference| per position. */
+  maxDiff: number[];
+}
+/** fp32 over the long prompt, once. */
+let fp32Long: Promise<Fp32LongPrompt> | undefined;
+function fp32LongPrompt(): Promise<Fp32LongPrompt> {
   fp32Long ??= (async () => {
     const { logitsFile } = await reference();
     expect(statSync(logitsFile).size).toBe(LONG.length * SHAPE.vocab * 4);
     const fd = openSync(logitsFile, 'r');
     const d = await open('model.onnx');
     const top1: number[] = [];
+    const leads: number[] = [];
     const maxDiff: number[] = [];
     const expected = new Float32Array(SHAPE.vocab);
     try {
@@ -76,13 +91,15 @@ function fp32LongPrompt(): Promise<{ top1: number[]; maxDiff: number[] }> {
         rows.forEach((row, i) => {
           readSync(fd, new Uint8Array(expected.buffer), 0, expected.byteLength, (at + i) * expected.byteLength);
           maxDiff.push(maxAbsDiff(row, expected));
-          top1.push(argmax(row));
+          const best = argmax(row);
+          top1.push(best);
+          leads.push(lead(row, best));
         });
       }
     } finally {
       closeSync(fd);
     }
-    return { top1, maxDiff };
+    return { top1, lead: leads, maxDiff };
   })();
   return fp32Long;
 }
@@ -157,13 +174,18 @@ describe.runIf(python)('Gemma 3 270M converted from GGUF', () => {
     expect(share).toBeGreaterThanOrEqual(goal);
   }, 3_600_000);
 
-  it('llama.cpp on the original Q4_K_M GGUF agrees with fp32 on at least 95 % of teacher-forced top-1 predictions over 200 positions', async () => {
+  // Q4_K_M's dot products round differently per CPU (llama.cpp picks its kernels by instruction set): on
+  // this machine 191 of 200 picks agree, under `qemu -cpu Haswell` 190, and every disagreement is a
+  // near-tie (our runner-up within 0.42 logit). So the test holds the positions with a clear choice.
+  it('llama.cpp on the original Q4_K_M GGUF picks our fp32 top-1 at every position where it leads the runner-up by at least 0.5 logit', async () => {
     const ids = LONG.slice(0, AGREEMENT_POSITIONS);
-    const ours = (await fp32LongPrompt()).top1.slice(0, AGREEMENT_POSITIONS);
+    const fp32 = await fp32LongPrompt();
+    const ours = fp32.top1.slice(0, AGREEMENT_POSITIONS);
     const llamaCpp = await llamaCppTop1(await ggufPath(GEMMA3_270M_Q4_K_M), ids);
-    const share = agreement(llamaCpp, ours);
-    console.log(`gemma3 llama.cpp (Q4_K_M) top-1 agreement with our fp32: ${(share * 100).toFixed(1)} %`);
-    expect(share).toBeGreaterThanOrEqual(0.95);
+    const clear = ours.flatMap((_, i) => (fp32.lead[i]! >= 0.5 ? [i] : []));
+    console.log(`gemma3 llama.cpp (Q4_K_M) top-1 agreement with our fp32: ${(agreement(llamaCpp, ours) * 100).toFixed(1)} % of ${ids.length}; ${clear.length} clear positions`);
+    expect(clear.length).toBeGreaterThanOrEqual(100);
+    expect(clear.filter((i) => llamaCpp[i] !== ours[i])).toEqual([]);
   }, 3_600_000);
 
   it('ships the tokenizer from the GGUF with Gemma\'s chat template and stops on <eos> (1) and <end_of_turn> (106)', () => {
