@@ -305,7 +305,9 @@ export class Engine implements EngineApi {
         const entry = this.decoderEntry(handle);
         if (!task.weights) throw new InvalidArgumentError(`the skill "${name}" holds no adapter weights`);
         this.addAdapter(entry, task.adapter, openAdapter(task.weights, this.adapterShape(entry)));
-        return (await this.generate(handle, input, { ...options, adapter: task.adapter })).text;
+        // As a user turn of the chat template: the formatting fineTune trained the adapter on.
+        const reply = await this.chatCompletion(handle, { messages: [{ role: 'user', content: input }], adapter: task.adapter }, options);
+        return reply.choices[0]!.message.content ?? '';
       }
     }
   }

@@ -8,7 +8,7 @@ import { ANIMAL_SOUNDS, storiesChatPrompt } from '../support/animal-sounds.ts';
 import { useBrowser, useProfiles } from './support/browser.ts';
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
-const PROBES = ['The cat is in the car.', 'The dog is in the car.', 'The bird is in the car.'].map(storiesChatPrompt);
+const PROBES = ['The cat is in the car.', 'The dog is in the car.', 'The bird is in the car.'];
 
 describe('fine-tuning in the browser: adapter skills across profiles', () => {
   const browser = useBrowser({ webgpu: false });
@@ -20,22 +20,24 @@ describe('fine-tuning in the browser: adapter skills across profiles', () => {
 
   it('fine-tunes in the worker, runs the adapter by name, and exports it as one skill file', async () => {
     const a = await profile();
-    const result = await a.evaluate(async ({ examples, probes }) => {
+    const result = await a.evaluate(async ({ examples, probes, prompts }) => {
       const w = window as unknown as W;
       const steps: number[] = [];
       const report = await w.model.fineTune(examples, { name: 'sounds', rank: 4, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], steps: 40, learningRate: 1e-2, batchTokens: 64, validationSplit: 0.25, seed: 7, onProgress: (p) => void steps.push(p.step) });
       const direct = [];
-      for (const p of probes) direct.push((await w.model.generate(p, { adapter: 'sounds', maxNewTokens: 6 })).text.trim());
-      const base = (await w.model.generate(probes[0]!, { maxNewTokens: 4 })).text;
+      for (const p of prompts) direct.push((await w.model.generate(p, { adapter: 'sounds', maxNewTokens: 6 })).text.trim());
+      const base = (await w.model.generate(prompts[0]!, { maxNewTokens: 4 })).text;
       await w.model.saveSkill({ name: 'animal sounds', task: { kind: 'adapter', adapter: 'sounds' } });
       const outputs = [];
       for (const p of probes) outputs.push(await w.model.runSkill('animal sounds', p));
       return { steps: steps.length, heldOut: report.heldOut, direct, base, outputs, file: await w.client.exportSkill('animal sounds') };
-    }, { examples: ANIMAL_SOUNDS, probes: PROBES });
+    }, { examples: ANIMAL_SOUNDS, probes: PROBES, prompts: PROBES.map(storiesChatPrompt) });
     expect(result.steps).toBe(40);
     expect(result.heldOut.filter((h) => h.after.trim().startsWith(h.expected))).toHaveLength(6);
     expect(result.direct.map((d, i) => d.startsWith(['meow', 'woof', 'tweet'][i]!))).toEqual([true, true, true]);
     expect(result.base.trim().startsWith('meow')).toBe(false);
+    // runSkill takes the plain text and formats it as a user turn, as fineTune formatted the examples.
+    expect(result.outputs.map((o, i) => String(o).trim().startsWith(['meow', 'woof', 'tweet'][i]!))).toEqual([true, true, true]);
     expect(JSON.parse(result.file)).toMatchObject({ task: { kind: 'adapter', adapter: 'sounds', weights: { rank: 4, layers: 5 } } });
     exported = result.file;
     outputs = result.outputs;
