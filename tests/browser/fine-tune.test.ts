@@ -1,11 +1,18 @@
 /**
  * Fine-tuning in Chromium (WASM, in the worker) on stories260K: an adapter trained in one profile, saved
- * as a skill and exported, imports in a fresh profile and gives the same output there.
+ * as a skill and exported, imports in a fresh profile and gives the same output there; the training graph
+ * goes through the weight cache (fetched once per profile).
  */
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ANIMAL_SOUNDS, storiesChatPrompt } from '../support/animal-sounds.ts';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../models/sources.ts';
+import { TRAINING_GRAPH } from '../../src/training/adapter.ts';
 import { useBrowser, useProfiles } from './support/browser.ts';
+
+const MANIFEST = JSON.parse(readFileSync(join(PROJECT_ROOT, 'public/models/stories260k/manifest.json'), 'utf8')) as { files: Record<string, { bytes: number }> };
 
 type W = { client: import('../../src/index.ts').SlmClient; model: import('../../src/index.ts').ModelHandle; slm: typeof import('../../src/index.ts') };
 const PROBES = ['The cat is in the car.', 'The dog is in the car.', 'The bird is in the car.'];
@@ -53,5 +60,26 @@ describe('fine-tuning in the browser: adapter skills across profiles', () => {
       return out;
     }, { file: exported, probes: PROBES });
     expect(result).toEqual(outputs);
+  });
+
+  it('the training graph is fetched once into the weight cache: a second fine-tune in the profile makes no request for it', async () => {
+    const page = await profile();
+    const requests: string[] = [];
+    page.context().on('request', (r) => void (r.url().endsWith(TRAINING_GRAPH) && requests.push(r.url())));
+    /** Fine-tunes two steps and returns the bytes the weight cache then holds for stories260K. */
+    const fineTune = (): Promise<number> =>
+      page.evaluate(async (examples) => {
+        const w = window as unknown as W;
+        await w.model.fineTune(examples, { name: 'twice', rank: 2, steps: 2, validationSplit: 0 });
+        return (await w.client.cachedModels()).find((m) => m.id === 'stories260k')!.bytes;
+      }, ANIMAL_SOUNDS);
+    const loaded = await page.evaluate(async () => (await (window as unknown as W).client.cachedModels()).find((m) => m.id === 'stories260k')!.bytes);
+    const afterFirst = await fineTune();
+    const firstRequests = requests.length;
+    const afterSecond = await fineTune();
+    expect(firstRequests).toBeGreaterThan(0);
+    expect(requests.length).toBe(firstRequests);
+    expect(afterFirst - loaded).toBe(MANIFEST.files[TRAINING_GRAPH]!.bytes);
+    expect(afterSecond).toBe(afterFirst);
   });
 });
