@@ -169,7 +169,7 @@ export async function runFineTune(
   const trainLoss: FineTuneReport['trainLoss'] = [];
   const heldOutLoss: FineTuneReport['heldOutLoss'] = [];
   const trainStarted = performance.now();
-  await train(step.run, adapter.matrices, trainSet, { ...ADAMW_DEFAULTS, warmupSteps: Math.min(ADAMW_DEFAULTS.warmupSteps, Math.ceil(steps / 10)), learningRate: o.learningRate, steps, batchSize, seed: o.seed }, async (r) => {
+  await train(step.run, adapter.matrices, trainSet, { ...ADAMW_DEFAULTS, warmupSteps: Math.min(ADAMW_DEFAULTS.warmupSteps, Math.ceil(steps / 10)), decaySteps: steps, learningRate: o.learningRate, steps, batchSize, seed: o.seed }, async (r) => {
     trainLoss.push({ step: r.step, loss: r.loss });
     let heldOut: number | undefined;
     if (heldSet.length && (r.step % stepsPerEpoch === 0 || r.step === steps)) {
