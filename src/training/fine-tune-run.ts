@@ -39,7 +39,9 @@ export function resolveFineTuneOptions(o: Omit<FineTuneOptions, 'signal' | 'onPr
     // q/k/v/o and 256-token steps, 19/30 with the MLP adapted too and ~1 example per step.
     targets: o.targets ?? [...LORA_TARGETS],
     layers: o.layers ?? trainableLayers(model.nLayers),
-    epochs: o.epochs ?? 1,
+    // Measured on the support-queues fixture (SmolLM2, all 120 examples, defaults otherwise, node): the fixed
+    // held-out exact match is 87 % after 3 epochs; epochs after the first are cheap (the frozen layers' output is kept).
+    epochs: o.epochs ?? 3,
     steps: o.steps ?? null,
     learningRate: o.learningRate ?? 2e-3,
     batchTokens: o.batchTokens ?? 64,
