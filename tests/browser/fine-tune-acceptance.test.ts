@@ -18,7 +18,9 @@ const SKILL = 'support-router';
 const train = supportQueues('train');
 const heldOut = supportQueues('heldout');
 const CHANCE = 1 / 6;
-// The goal for the fixed held-out split (measured 90 % in onnxruntime-node, the time is printed below).
+// The goal for the fixed held-out split. Measured with these options: 0 % → 87 % (26/30) in Chromium
+// and in onnxruntime-node alike; ~6 minutes in fineTune on 2 busy cores, most of it the first epoch (the
+// training graph fetched, the frozen layers run once per example) and the greedy answers (the time is printed below).
 const GOAL = 0.8;
 
 const exactMatch = (answers: string[]): number => answers.filter((a, i) => a.trim() === heldOut[i]!.completion).length / heldOut.length;
