@@ -7,7 +7,7 @@
  * failing, an aborted call leaves the queue at once, and unload aborts the running one.
  */
 import { defaultEnv, type RuntimeEnv } from '../env.ts';
-import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotLoadedError, NetworkError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
+import { AbortError, ContextOverflowError, InvalidArgumentError, ModelNotFoundError, ModelNotLoadedError, throwIfAborted, UnsupportedTaskError } from '../errors.ts';
 import { ChatReply } from '../openai/completion.ts';
 import { parseChatRequest } from '../openai/request.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../openai/types.ts';
@@ -217,7 +217,7 @@ export class Engine implements EngineApi {
     let delivered: void | Promise<void> = undefined;
     return this.queued(entry, options, async (signal) => {
       const decoder = entry.loaded.decoder;
-      const session = await decoder.backend.createSession(await fetchTrainingGraph(entry.loaded.url, signal), []);
+      const session = await decoder.backend.createSession(await trainingGraph(entry.loaded, signal), []);
       const greedy = (maxNewTokens: number) => validateGenerateOptions('', { maxNewTokens, temperature: 0, seed: 0 });
       const scratch = `\u0000fine-tune ${o.name}`;
       try {
@@ -305,7 +305,9 @@ export class Engine implements EngineApi {
         const entry = this.decoderEntry(handle);
         if (!task.weights) throw new InvalidArgumentError(`the skill "${name}" holds no adapter weights`);
         this.addAdapter(entry, task.adapter, openAdapter(task.weights, this.adapterShape(entry)));
-        return (await this.generate(handle, input, { ...options, adapter: task.adapter })).text;
+        // As a user turn of the chat template: the formatting fineTune trained the adapter on.
+        const reply = await this.chatCompletion(handle, { messages: [{ role: 'user', content: input }], adapter: task.adapter }, options);
+        return reply.choices[0]!.message.content ?? '';
       }
     }
   }
@@ -492,12 +494,13 @@ function embedOne(loaded: LoadedModel, text: string): Promise<Float32Array> {
   return loaded.kind === 'decoder' ? embed(loaded.decoder, loaded.tokenizer, text) : loaded.encoder.embed(text);
 }
 
-/** The model folder's training graph (fetched when a fine-tune starts; the converter writes it next to the ONNX files). */
-async function fetchTrainingGraph(baseUrl: string, signal: AbortSignal): Promise<Uint8Array> {
-  const url = new URL(TRAINING_GRAPH, baseUrl).href;
-  const response = await fetch(url, { signal }).catch((cause: unknown) => {
-    throw signal.aborted ? new AbortError('fine-tuning was aborted', { cause }) : new NetworkError(`could not fetch the training graph ${url}`, { cause });
+/**
+ * The model folder's training graph (the converter writes it next to the ONNX files), read when a fine-tune
+ * starts through the weight cache: verified against the manifest's SHA-256, resumable, fetched once per revision.
+ */
+async function trainingGraph(loaded: LoadedDecoder, signal: AbortSignal): Promise<Uint8Array> {
+  return loaded.readFile(TRAINING_GRAPH, signal).catch((err: unknown) => {
+    if (!(err instanceof ModelNotFoundError)) throw err;
+    throw new UnsupportedTaskError(`this model folder has no training graph (${err.message}); convert it again with npm run models`, { cause: err, details: { url: new URL(TRAINING_GRAPH, loaded.url).href } });
   });
-  if (!response.ok) throw new UnsupportedTaskError(`this model folder has no training graph (${url}: HTTP ${response.status}); convert it again with npm run models`, { details: { url, status: response.status } });
-  return new Uint8Array(await response.arrayBuffer());
 }

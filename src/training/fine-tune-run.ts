@@ -39,7 +39,9 @@ export function resolveFineTuneOptions(o: Omit<FineTuneOptions, 'signal' | 'onPr
     // q/k/v/o and 256-token steps, 19/30 with the MLP adapted too and ~1 example per step.
     targets: o.targets ?? [...LORA_TARGETS],
     layers: o.layers ?? trainableLayers(model.nLayers),
-    epochs: o.epochs ?? 1,
+    // Measured on the support-queues fixture (SmolLM2, all 120 examples, defaults otherwise, node): the fixed
+    // held-out exact match is 87 % after 3 epochs; epochs after the first are cheap (the frozen layers' output is kept).
+    epochs: o.epochs ?? 3,
     steps: o.steps ?? null,
     learningRate: o.learningRate ?? 2e-3,
     batchTokens: o.batchTokens ?? 64,
@@ -169,7 +171,7 @@ export async function runFineTune(
   const trainLoss: FineTuneReport['trainLoss'] = [];
   const heldOutLoss: FineTuneReport['heldOutLoss'] = [];
   const trainStarted = performance.now();
-  await train(step.run, adapter.matrices, trainSet, { ...ADAMW_DEFAULTS, warmupSteps: Math.min(ADAMW_DEFAULTS.warmupSteps, Math.ceil(steps / 10)), learningRate: o.learningRate, steps, batchSize, seed: o.seed }, async (r) => {
+  await train(step.run, adapter.matrices, trainSet, { ...ADAMW_DEFAULTS, warmupSteps: Math.min(ADAMW_DEFAULTS.warmupSteps, Math.ceil(steps / 10)), decaySteps: steps, learningRate: o.learningRate, steps, batchSize, seed: o.seed }, async (r) => {
     trainLoss.push({ step: r.step, loss: r.loss });
     let heldOut: number | undefined;
     if (heldSet.length && (r.step % stepsPerEpoch === 0 || r.step === steps)) {

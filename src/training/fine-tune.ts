@@ -21,7 +21,7 @@ export interface FineTuneOptions {
   targets?: LoraTarget[];
   /** How many of the top layers carry adapters (default all). */
   layers?: number;
-  /** Passes over the training examples (default 1); `steps` overrides it. */
+  /** Passes over the training examples (default 3); `steps` overrides it. */
   epochs?: number;
   steps?: number;
   /** AdamW peak learning rate (default 2e-3). */

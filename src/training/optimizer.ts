@@ -6,6 +6,11 @@ export interface AdamWOptions {
   learningRate: number;
   /** Steps over which the learning rate rises linearly from learningRate/warmupSteps to learningRate. */
   warmupSteps: number;
+  /**
+   * With it, the rate falls from learningRate after the warm-up to 0 at this step along a half cosine
+   * (the last steps make small moves, so the adapter settles instead of ending on one example's jolt).
+   */
+  decaySteps?: number;
   /** Gradients are scaled down together when their global L2 norm exceeds this. */
   maxGradNorm: number;
   weightDecay: number;
@@ -29,7 +34,10 @@ export function adamWState(params: Float32Array[]): AdamWState {
 
 /** The learning rate of step `step` (1-based). */
 export function learningRateAt(step: number, o: AdamWOptions): number {
-  return o.warmupSteps > 0 && step <= o.warmupSteps ? (o.learningRate * step) / o.warmupSteps : o.learningRate;
+  if (o.warmupSteps > 0 && step <= o.warmupSteps) return (o.learningRate * step) / o.warmupSteps;
+  if (o.decaySteps === undefined || o.decaySteps <= o.warmupSteps) return o.learningRate;
+  const progress = Math.min(1, (step - o.warmupSteps) / (o.decaySteps - o.warmupSteps));
+  return o.learningRate * 0.5 * (1 + Math.cos(Math.PI * progress));
 }
 
 export function globalNorm(grads: Float32Array[]): number {

@@ -14,13 +14,14 @@ import { useBrowser, useProfiles } from './support/browser.ts';
 type W = { slm: typeof import('../../src/index.ts'); client: SlmClient; model: ModelHandle };
 const MODEL = 'smollm2-135m-instruct';
 const SKILL = 'support-router';
-// The training file interleaves the queues, so its first 60 lines are 10 per queue.
-const TRAIN_EXAMPLES = 60;
-const train = supportQueues('train').slice(0, TRAIN_EXAMPLES);
+// All 120 training lines (20 per queue); fineTune's defaults otherwise, as a user would call it.
+const train = supportQueues('train');
 const heldOut = supportQueues('heldout');
 const CHANCE = 1 / 6;
-// Sized for CI (the whole suite stays under 25 minutes on 2 cores): the time is printed below.
-const EPOCHS = 3;
+// The issue's goal for the fixed held-out split. Measured with these options: 0 % → 87 % (26/30) in Chromium
+// and in onnxruntime-node alike; ~6 minutes in fineTune on 2 busy cores, most of it the first epoch (the
+// training graph fetched, the frozen layers run once per example) and the greedy answers (the time is printed below).
+const GOAL = 0.8;
 
 const exactMatch = (answers: string[]): number => answers.filter((a, i) => a.trim() === heldOut[i]!.completion).length / heldOut.length;
 
@@ -55,20 +56,16 @@ describe('fine-tuning SmolLM2-135M-Instruct on WASM (issue #14)', () => {
       { prompts: heldOut.map((e) => e.prompt), adapter },
     );
 
-  // The issue's goal is ≥ 80 % after; 60 examples × 3 epochs (sized for CI) reach about 63 % (19/30 in
-  // onnxruntime-node, all 120 examples 73 %), so the test holds the measured level: three times chance.
-  it('after fine-tuning, held-out exact match is at least three times chance, and the base model is at chance or below', async () => {
+  it('after fine-tuning, held-out exact match reaches 80 %, and the base model is at chance or below', async () => {
     const page = await profile();
     const started = performance.now();
     base = await answer(page, null);
     const result = await page.evaluate(
-      async ({ train, name, epochs }) => {
+      async ({ train, name }) => {
         const w = window as unknown as W;
         const t = performance.now();
         const report = await w.model.fineTune(train, {
           name,
-          epochs,
-          validationSplit: 0.1,
           seed: 1,
           onProgress: (p) => console.log(`step ${p.step}/${p.steps} epoch ${p.epoch} loss ${p.trainLoss.toFixed(3)}${p.heldOutLoss === undefined ? '' : ` held-out ${p.heldOutLoss.toFixed(3)}`} ${p.tokensPerSecond.toFixed(1)} tok/s, ${(performance.now() - t) / 1000} s`),
         });
@@ -76,7 +73,7 @@ describe('fine-tuning SmolLM2-135M-Instruct on WASM (issue #14)', () => {
         await w.model.saveSkill({ name, task: { kind: 'adapter', adapter: name } });
         return { report, trainMs, file: await w.client.exportSkill(name) };
       },
-      { train, name: SKILL, epochs: EPOCHS },
+      { train, name: SKILL },
     );
     tuned = await answer(page, SKILL);
     ({ report } = result);
@@ -84,31 +81,32 @@ describe('fine-tuning SmolLM2-135M-Instruct on WASM (issue #14)', () => {
     const before = exactMatch(base);
     const after = exactMatch(tuned);
     console.log(
-      `SmolLM2 fine-tune (${train.length} examples, ${EPOCHS} epochs, WASM): ${(result.trainMs / 1000).toFixed(0)} s in fineTune, ${((performance.now() - started) / 1000).toFixed(0)} s in all; ` +
+      `SmolLM2 fine-tune (${train.length} examples, ${report.heldOut.length} of them held out by fineTune, ${report.trainLoss.length} steps, WASM): ${(result.trainMs / 1000).toFixed(0)} s in fineTune, ${((performance.now() - started) / 1000).toFixed(0)} s in all; ` +
         `fixed held-out exact match ${(before * 100).toFixed(0)} % before → ${(after * 100).toFixed(0)} % after (chance ${(CHANCE * 100).toFixed(0)} %); ` +
         `the report's own split: ${(report.before.exactMatch * 100).toFixed(0)} % → ${(report.after.exactMatch * 100).toFixed(0)} % on ${report.heldOut.length}; ` +
         `held-out loss ${report.heldOutLoss.map((p) => p.loss.toFixed(3)).join(' → ')}; adapter ${report.adapterBytes} bytes`,
     );
     console.log(heldOut.map((e, i) => `${e.completion}\t${JSON.stringify(base[i])}\t${JSON.stringify(tuned[i])}`).join('\n'));
-    expect(after).toBeGreaterThanOrEqual(3 * CHANCE);
+    expect(after).toBeGreaterThanOrEqual(GOAL);
     expect(before).toBeLessThanOrEqual(CHANCE);
     expect(report.after.exactMatch).toBeGreaterThan(report.before.exactMatch);
   }, 1_500_000);
 
-  it('the adapter exported from that profile and imported in a fresh one gives the same answers', async () => {
+  it('the adapter skill, exported from that profile and imported in a fresh one, gives the same answers through runSkill', async () => {
     expect(exported).not.toBe('');
     const page = await profile();
-    await page.evaluate(
-      async ({ file, name, probe }) => {
+    // runSkill takes the plain message and formats it as a user turn, as fineTune trained the adapter.
+    const answers = await page.evaluate(
+      async ({ file, name, prompts }) => {
         const w = window as unknown as W;
         await w.client.importSkill(file);
-        // An imported adapter is registered on the model by running its skill once.
-        await w.model.runSkill(name, probe);
+        const out: string[] = [];
+        for (const p of prompts) out.push((await w.model.runSkill(name, p)) as string);
+        return out;
       },
-      { file: exported, name: SKILL, probe: heldOut[0]!.prompt },
+      { file: exported, name: SKILL, prompts: heldOut.map((e) => e.prompt) },
     );
-    const answers = await answer(page, SKILL);
     expect(answers).toEqual(tuned);
-    expect(exactMatch(answers)).toBe(exactMatch(tuned));
+    expect(exactMatch(answers)).toBeGreaterThanOrEqual(GOAL);
   }, 600_000);
 });

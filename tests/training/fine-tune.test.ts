@@ -9,7 +9,7 @@ import { checkpointModel, parseLegacyCheckpoint } from '../../models/llama2c/che
 import { buildLlamaLoraTrainingGraph } from '../../models/convert.ts';
 import { resolveSource, STORIES_260K } from '../../models/sources.ts';
 import type { Engine } from '../../src/engine/engine.ts';
-import { AbortError, InvalidArgumentError } from '../../src/errors.ts';
+import { AbortError, InvalidArgumentError, UnsupportedTaskError } from '../../src/errors.ts';
 import { TRAINING_GRAPH } from '../../src/training/adapter.ts';
 import type { FineTuneExample, FineTuneOptions, FineTuneProgress } from '../../src/training/fine-tune.ts';
 import { startFileServer, type FileServer } from '../support/file-server.ts';
@@ -72,6 +72,14 @@ describe('fineTune on stories260K (engine, WASM stand-in)', () => {
     expect(trainingSessions).toBe(2);
   });
 
+  it('a model folder without a training graph is an UnsupportedTaskError and the model stays usable', async () => {
+    const { engine, handle } = await loadedEngine(folderLoader(STORIES_DIR, `${server.url}/no-training-graph/`, 'fp32'));
+    const call = engine.fineTune(handle, EXAMPLES, OPTIONS);
+    await expect(call).rejects.toBeInstanceOf(UnsupportedTaskError);
+    await expect(call).rejects.toThrow('no training graph');
+    await expect(engine.generate(handle, 'Once upon a time', { maxNewTokens: 4 })).resolves.toHaveProperty('finishReason');
+  });
+
   it('an abort leaves the model usable and the base model unchanged', async () => {
     const { engine, handle } = await loaded();
     const base = await engine.generate(handle, 'Once upon a time', { maxNewTokens: 12 });
@@ -109,7 +117,8 @@ describe('fineTune on stories260K (engine, WASM stand-in)', () => {
     // A fresh engine (another profile) imports the file and runs it: the same output as the adapter it came from.
     const other = await loaded();
     await other.engine.importSkill(file);
-    const ran = (await other.engine.runSkill(other.handle, 'animal sounds', storiesChatPrompt('The dog is in the car.'))) as string;
+    // runSkill formats its input as a user turn, as fineTune formatted the examples.
+    const ran = (await other.engine.runSkill(other.handle, 'animal sounds', 'The dog is in the car.')) as string;
     expect(ran.startsWith(direct)).toBe(true);
   });
 });

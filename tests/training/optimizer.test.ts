@@ -8,6 +8,14 @@ describe('AdamW', () => {
     expect([1, 2, 3, 10].map((s) => learningRateAt(s, O))).toEqual([0.05, 0.1, 0.1, 0.1]);
   });
 
+  it('with decaySteps, falls from the peak after the warm-up to 0 along a half cosine', () => {
+    const decayed = { ...O, decaySteps: 6 };
+    // Steps 3…6 are 1/4…4/4 of the way from the warm-up's end (step 2) to step 6: 0.1·(1 + cos(π·k/4))/2.
+    const rates = [1, 2, 3, 4, 5, 6, 7].map((s) => learningRateAt(s, decayed));
+    const expected = [0.05, 0.1, 0.1 * (1 + Math.SQRT1_2) / 2, 0.05, 0.1 * (1 - Math.SQRT1_2) / 2, 0, 0];
+    rates.forEach((r, i) => expect(r).toBeCloseTo(expected[i]!, 12));
+  });
+
   it('matches the AdamW formulas over two steps, clipping the first gradient to the maximum global norm', () => {
     const params = [Float32Array.of(1, -2)];
     const state = adamWState(params);

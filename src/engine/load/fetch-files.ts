@@ -39,8 +39,11 @@ export interface ModelFiles {
   files: Map<string, Uint8Array>;
   onnxPath: string;
   storage: ModelInfo['storage'];
-  /** Reads a file again (the weights are dropped once in ORT's memory; a later fallback needs them). */
-  reread(path: string): Promise<Uint8Array>;
+  /**
+   * Reads a file of the folder through the same verified cache: again (the weights are dropped once in ORT's
+   * memory; a later fallback needs them), or one not needed to load (the training graph).
+   */
+  reread(path: string, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
 export const CONFIG = 'config.json';
@@ -150,7 +153,7 @@ export async function fetchModelFiles(
     ]),
     onnxPath,
     storage: { persistent: kept.persistent, revision: ref.revision, ...(kept.unavailableReason && { reason: kept.unavailableReason }) },
-    reread: (path) => kept.get(ref, specs.find((s) => s.path === path) ?? spec(path, 'binary')),
+    reread: (path, signal) => kept.get(ref, specs.find((s) => s.path === path) ?? spec(path, path.endsWith('.onnx') ? 'onnx' : 'binary'), { ...(signal && { signal }) }),
   };
 }
 

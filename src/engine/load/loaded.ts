@@ -23,6 +23,8 @@ export interface LoadedDecoder extends LoadedCommon {
   kind: 'decoder';
   decoder: Decoder;
   eosIds: Set<number>;
+  /** Another file of the model's folder (the training graph), verified and cached like the weights. */
+  readFile(path: string, signal: AbortSignal): Promise<Uint8Array>;
   /** Moves the model to the next backend after a run failed on this one (`message` says how). */
   fallBack(message: string): Promise<void>;
 }

@@ -140,6 +140,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
     tokenizer,
     decoder: chosen.value,
     eosIds,
+    readFile: (path, signal) => files.reread(path, signal),
     backendReason: chosen.reason,
     fellBack: chosen.fellBack,
     weightBytes,

@@ -1,7 +1,7 @@
 /**
  * An Engine whose models load from a converted folder through the real open step (LoRA inputs added, the
  * backend policy) with onnxruntime-node standing in for onnxruntime-web's WASM build (the same session
- * API), and whose training graph is fetched from `baseUrl` like in the browser. Counts the ORT sessions made.
+ * API), and whose training graph is downloaded from `baseUrl` (verified, not cached). Counts the ORT sessions made.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import type { ModelConfig, ModelFiles } from '../../../src/engine/load/fetch-fil
 import { openModel, prepareOpen, type ModelBackends } from '../../../src/engine/load/open-model.ts';
 import { LoadProgress } from '../../../src/engine/load/progress.ts';
 import { dtypePath, type Dtype } from '../../../src/model-format.ts';
+import { download, MemorySink } from '../../../src/storage/download.ts';
 
 export const sessions = { created: 0 };
 
@@ -34,7 +35,8 @@ const backends: ModelBackends = {
 export function folderLoader(folder: string, baseUrl: string, dtype: Dtype): ModelLoader {
   return async (_env, _cache, transformers) => {
     const read = (path: string): Uint8Array => new Uint8Array(readFileSync(join(folder, path)));
-    const files = new Map(['config.json', 'tokenizer.json', 'tokenizer_config.json', dtypePath(dtype)].map((p) => [p, read(p)]));
+    const onDisk = ['config.json', 'tokenizer.json', 'tokenizer_config.json', dtypePath(dtype)];
+    const files = new Map(onDisk.map((p) => [p, read(p)]));
     const served: ModelFiles = {
       model: folder,
       baseUrl,
@@ -44,7 +46,9 @@ export function folderLoader(folder: string, baseUrl: string, dtype: Dtype): Mod
       files,
       onnxPath: dtypePath(dtype),
       storage: { persistent: false, revision: 'test' },
-      reread: async (path) => read(path),
+      // The load's own files again from disk; any other (the training graph) downloaded from baseUrl, verified by download().
+      reread: async (path, signal) =>
+        onDisk.includes(path) ? read(path) : (await download(`${baseUrl}${path}`, { path, kind: 'onnx' }, new MemorySink(2 ** 22), { ...(signal && { signal }) })).bytes,
     };
     const open = { device: 'wasm' as const, threads: 1, kvCache: { maxSequences: 4, maxBytes: 2 ** 27 }, dtypeReason: `${dtype} was requested` };
     return openModel(backends, transformers, served, prepareOpen(backends, served.config, served.kind, served.baseUrl, open), open, new LoadProgress());
