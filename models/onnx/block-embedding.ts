@@ -2,7 +2,9 @@
  * A block-quantized token embedding and the tied LM head over the very same bytes: the table is
  * stored once in MatMulNBits' layout ([vocab, blocks, blob] uint8, block 32, uint8 zero points) and
  * the lookup reads it through com.microsoft GatherBlockQuantized (a kernel in onnxruntime's CPU and
- * WASM builds), so a quantized model does not carry a float32 vocabulary × width matrix.
+ * WASM builds), so a quantized model does not carry a float32 vocabulary × width matrix. In memory
+ * ORT holds the table twice after constant folding: reshaped for the lookup, and in row slices for the
+ * head (linear.ts MATMUL_NBITS_ROWS).
  */
 import type { GraphBuilder } from './graph.ts';
 import { expandBlocks, matMulNBits, MS, QUANT_BLOCK_SIZE, type NBitsTensors } from './linear.ts';

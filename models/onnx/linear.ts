@@ -126,9 +126,32 @@ export interface NBitsTensors {
   zeroPoints: string;
 }
 
-/** The MatMulNBits node for `q`'s shape; `outputs` as for GraphBuilder.node. */
-export function matMulNBits(g: GraphBuilder, name: string, x: string, t: NBitsTensors, q: Pick<NBitsWeight, 'n' | 'k' | 'bits' | 'blockSize'>, outputs: string[] | 1): string {
-  return g.node('MatMulNBits', name, [x, t.b, t.scales, t.zeroPoints], outputs, { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize }, MS)[0]!;
+/**
+ * Output rows of one MatMulNBits node. onnxruntime-web's WASM build has no kernel for our MatMulNBits
+ * (8-bit, and 4-bit one row at a time): it dequantizes the whole weight to a float32 buffer on every
+ * call, and its allocator keeps that buffer: SmolLM2's tied LM head (49,152 × 576) took 113 MB more at
+ * the first run than the whole 4-bit file's weights. Wider weights (LM heads) are split into slices of
+ * this many rows whose outputs are concatenated: the buffer is then at most rows × k floats.
+ */
+export const MATMUL_NBITS_ROWS = 8192;
+
+/**
+ * The MatMulNBits node(s) for `q`'s shape; `outputs` as for GraphBuilder.node. `t`'s tensors are
+ * sliced by row where q.n > MATMUL_NBITS_ROWS (constant folding turns the slices into initializers).
+ */
+export function matMulNBits(g: GraphBuilder, name: string, x: string, t: NBitsTensors, q: Pick<NBitsWeight, 'n' | 'k' | 'bits' | 'blockSize' | 'zeroPoints'>, outputs: string[] | 1): string {
+  const attrs = (n: number): Record<string, number> => ({ K: q.k, N: n, bits: q.bits, block_size: q.blockSize });
+  if (q.n <= MATMUL_NBITS_ROWS) return g.node('MatMulNBits', name, [x, t.b, t.scales, t.zeroPoints], outputs, attrs(q.n), MS)[0]!;
+  // Scales and zero points are flat, row after row.
+  const perRow = { scales: Math.ceil(q.k / q.blockSize), zeroPoints: q.zeroPoints.length / q.n };
+  const parts: string[] = [];
+  for (let row = 0; row < q.n; row += MATMUL_NBITS_ROWS) {
+    const n = Math.min(MATMUL_NBITS_ROWS, q.n - row);
+    const rows = (what: string, tensor: string, per: number): string => g.op('Slice', `${name}/rows_${row}/${what}`, [tensor, g.int64s([row * per]), g.int64s([(row + n) * per]), g.int64s([0])]);
+    const inputs = [x, rows('b', t.b, 1), rows('scales', t.scales, perRow.scales), rows('zero_points', t.zeroPoints, perRow.zeroPoints)];
+    parts.push(g.op('MatMulNBits', `${name}/rows_${row}`, inputs, attrs(n), MS));
+  }
+  return g.node('Concat', name, parts, outputs, { axis: -1 })[0]!;
 }
 
 /** [rows, cols] → [cols, rows], for weights of any element type. */
