@@ -140,18 +140,35 @@ export const MATMUL_NBITS_ROWS = 8192;
  * sliced by row where q.n > MATMUL_NBITS_ROWS (constant folding turns the slices into initializers).
  */
 export function matMulNBits(g: GraphBuilder, name: string, x: string, t: NBitsTensors, q: Pick<NBitsWeight, 'n' | 'k' | 'bits' | 'blockSize' | 'zeroPoints'>, outputs: string[] | 1): string {
-  const attrs = (n: number): Record<string, number> => ({ K: q.k, N: n, bits: q.bits, block_size: q.blockSize });
-  if (q.n <= MATMUL_NBITS_ROWS) return g.node('MatMulNBits', name, [x, t.b, t.scales, t.zeroPoints], outputs, attrs(q.n), MS)[0]!;
   // Scales and zero points are flat, row after row.
   const perRow = { scales: Math.ceil(q.k / q.blockSize), zeroPoints: q.zeroPoints.length / q.n };
-  const parts: string[] = [];
-  for (let row = 0; row < q.n; row += MATMUL_NBITS_ROWS) {
-    const n = Math.min(MATMUL_NBITS_ROWS, q.n - row);
+  const parts = rowSlices(q.n).map(({ row, n }): NBitsSlice => {
+    if (n === q.n) return { ...t, row, n };
     const rows = (what: string, tensor: string, per: number): string => g.op('Slice', `${name}/rows_${row}/${what}`, [tensor, g.int64s([row * per]), g.int64s([(row + n) * per]), g.int64s([0])]);
-    const inputs = [x, rows('b', t.b, 1), rows('scales', t.scales, perRow.scales), rows('zero_points', t.zeroPoints, perRow.zeroPoints)];
-    parts.push(g.op('MatMulNBits', `${name}/rows_${row}`, inputs, attrs(n), MS));
-  }
-  return g.node('Concat', name, parts, outputs, { axis: -1 })[0]!;
+    return { row, n, b: rows('b', t.b, 1), scales: rows('scales', t.scales, perRow.scales), zeroPoints: rows('zero_points', t.zeroPoints, perRow.zeroPoints) };
+  });
+  return matMulNBitsSlices(g, name, x, parts, q, outputs);
+}
+
+/** A weight's rows `row` to `row + n` in MatMulNBits' layout (scales and zero points flat). */
+export interface NBitsSlice extends NBitsTensors {
+  row: number;
+  n: number;
+}
+
+/** The row ranges a weight of `n` rows is split into (one when it fits MATMUL_NBITS_ROWS). */
+export function rowSlices(n: number): Array<{ row: number; n: number }> {
+  const out: Array<{ row: number; n: number }> = [];
+  for (let row = 0; row < n; row += MATMUL_NBITS_ROWS) out.push({ row, n: Math.min(MATMUL_NBITS_ROWS, n - row) });
+  return out;
+}
+
+/** One MatMulNBits per row slice (`parts`, in row order), their outputs concatenated. */
+export function matMulNBitsSlices(g: GraphBuilder, name: string, x: string, parts: NBitsSlice[], q: Pick<NBitsWeight, 'k' | 'bits' | 'blockSize'>, outputs: string[] | 1): string {
+  const node = (p: NBitsSlice, nodeName: string, out: string[] | 1): string =>
+    g.node('MatMulNBits', nodeName, [x, p.b, p.scales, p.zeroPoints], out, { K: q.k, N: p.n, bits: q.bits, block_size: q.blockSize }, MS)[0]!;
+  if (parts.length === 1) return node(parts[0]!, name, outputs);
+  return g.node('Concat', name, parts.map((p) => node(p, `${name}/rows_${p.row}`, 1)), outputs, { axis: -1 })[0]!;
 }
 
 /** [rows, cols] → [cols, rows], for weights of any element type. */
