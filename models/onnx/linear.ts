@@ -129,9 +129,9 @@ export interface NBitsTensors {
 /**
  * Output rows of one MatMulNBits node. onnxruntime-web's WASM build has no kernel for our MatMulNBits
  * (8-bit, and 4-bit one row at a time): it dequantizes the whole weight to a float32 buffer on every
- * call, and its allocator keeps that buffer: SmolLM2's tied LM head (49,152 × 576) took 113 MB more at
- * the first run than the whole 4-bit file's weights. Wider weights (LM heads) are split into slices of
- * this many rows whose outputs are concatenated: the buffer is then at most rows × k floats.
+ * call, and its allocator keeps that buffer: SmolLM2's tied LM head (49,152 × 576) added 113 MB at the
+ * first run. Wider weights (LM heads) are split into slices of this many rows whose outputs are
+ * concatenated: the buffer is then at most rows × k floats.
  */
 export const MATMUL_NBITS_ROWS = 8192;
 
