@@ -126,9 +126,49 @@ export interface NBitsTensors {
   zeroPoints: string;
 }
 
-/** The MatMulNBits node for `q`'s shape; `outputs` as for GraphBuilder.node. */
-export function matMulNBits(g: GraphBuilder, name: string, x: string, t: NBitsTensors, q: Pick<NBitsWeight, 'n' | 'k' | 'bits' | 'blockSize'>, outputs: string[] | 1): string {
-  return g.node('MatMulNBits', name, [x, t.b, t.scales, t.zeroPoints], outputs, { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize }, MS)[0]!;
+/**
+ * Output rows of one MatMulNBits node. onnxruntime-web's WASM build has no kernel for our MatMulNBits
+ * (8-bit, and 4-bit one row at a time): it dequantizes the whole weight to a float32 buffer on every
+ * call, and its allocator keeps that buffer: SmolLM2's tied LM head (49,152 × 576) added 113 MB at the
+ * first run. Wider weights (LM heads) are split into slices of this many rows whose outputs are
+ * concatenated: the buffer is then at most rows × k floats.
+ */
+export const MATMUL_NBITS_ROWS = 8192;
+
+/**
+ * The MatMulNBits node(s) for `q`'s shape; `outputs` as for GraphBuilder.node. `t`'s tensors are
+ * sliced by row where q.n > MATMUL_NBITS_ROWS (constant folding turns the slices into initializers).
+ */
+export function matMulNBits(g: GraphBuilder, name: string, x: string, t: NBitsTensors, q: Pick<NBitsWeight, 'n' | 'k' | 'bits' | 'blockSize' | 'zeroPoints'>, outputs: string[] | 1): string {
+  // Scales and zero points are flat, row after row.
+  const perRow = { scales: Math.ceil(q.k / q.blockSize), zeroPoints: q.zeroPoints.length / q.n };
+  const parts = rowSlices(q.n).map(({ row, n }): NBitsSlice => {
+    if (n === q.n) return { ...t, row, n };
+    const rows = (what: string, tensor: string, per: number): string => g.op('Slice', `${name}/rows_${row}/${what}`, [tensor, g.int64s([row * per]), g.int64s([(row + n) * per]), g.int64s([0])]);
+    return { row, n, b: rows('b', t.b, 1), scales: rows('scales', t.scales, perRow.scales), zeroPoints: rows('zero_points', t.zeroPoints, perRow.zeroPoints) };
+  });
+  return matMulNBitsSlices(g, name, x, parts, q, outputs);
+}
+
+/** A weight's rows `row` to `row + n` in MatMulNBits' layout (scales and zero points flat). */
+export interface NBitsSlice extends NBitsTensors {
+  row: number;
+  n: number;
+}
+
+/** The row ranges a weight of `n` rows is split into (one when it fits MATMUL_NBITS_ROWS). */
+export function rowSlices(n: number): Array<{ row: number; n: number }> {
+  const out: Array<{ row: number; n: number }> = [];
+  for (let row = 0; row < n; row += MATMUL_NBITS_ROWS) out.push({ row, n: Math.min(MATMUL_NBITS_ROWS, n - row) });
+  return out;
+}
+
+/** One MatMulNBits per row slice (`parts`, in row order), their outputs concatenated. */
+export function matMulNBitsSlices(g: GraphBuilder, name: string, x: string, parts: NBitsSlice[], q: Pick<NBitsWeight, 'k' | 'bits' | 'blockSize'>, outputs: string[] | 1): string {
+  const node = (p: NBitsSlice, nodeName: string, out: string[] | 1): string =>
+    g.node('MatMulNBits', nodeName, [x, p.b, p.scales, p.zeroPoints], out, { K: q.k, N: p.n, bits: q.bits, block_size: q.blockSize }, MS)[0]!;
+  if (parts.length === 1) return node(parts[0]!, name, outputs);
+  return g.node('Concat', name, parts.map((p) => node(p, `${name}/rows_${p.row}`, 1)), outputs, { axis: -1 })[0]!;
 }
 
 /** [rows, cols] → [cols, rows], for weights of any element type. */

@@ -9,7 +9,9 @@
  * inputs that also have an initializer (ONNX's optional inputs), so the inputs must be real ones.
  *
  * The rewrite works on the protobuf wire format: it re-encodes only the few nodes it changes and appends
- * nodes and inputs to the graph, copying the (large) initializers as bytes, without decoding them.
+ * nodes and inputs to the graph, copying the initializers as bytes, without decoding them. The runtime
+ * gives it the graph whose weights are external data (backends/external-data.ts), so no copy of the
+ * file's weights is made (a whole file given to it is copied, three times over, while it runs).
  *
  * Inputs per layer l and projection p (qkv, o, gate, up, down): `lora.{l}.{p}.A` float32 [in, rank] (Aᵀ)
  * and `lora.{l}.{p}.B` float32 [rank, out] ((α/r)·Bᵀ). The qkv projection is fused in the graph: its A

@@ -14,6 +14,8 @@ import { defaultEnv } from '../../src/env.ts';
 import { InvalidModelFileError } from '../../src/errors.ts';
 import { Decoder } from '../../src/engine/generation/decoder.ts';
 import { STORIES_DIR } from '../support/sources.ts';
+import { LORA_SLOTS, loraGraphShape, loraInputName, slotShape, withLoraInputs } from '../../src/training/lora-graph.ts';
+import type { LoraFeed } from '../../src/training/lora-feeds.ts';
 
 const model = new Uint8Array(readFileSync(join(STORIES_DIR, 'onnx/model.onnx')));
 const ORT_DIST = `${pathToFileURL(dirname(createRequire(import.meta.url).resolve('onnxruntime-web/wasm'))).href}/`;
@@ -30,6 +32,29 @@ describe('weights handed to ORT as external data', () => {
     const want = (await whole.prefill(PROMPT)).logits;
     expect(Array.from(ours)).toEqual(Array.from(want));
     await Promise.all([decoder.release(), whole.release()]);
+  });
+
+  it('LoRA inputs added to the graph alone give the logits of the whole file rewritten, with an adapter fed', async () => {
+    const lora = loraGraphShape(JSON.parse(readFileSync(join(STORIES_DIR, 'config.json'), 'utf8')))!;
+    const backend = await wasmBackend({ ...defaultEnv('http://localhost/'), ortBaseUrl: ORT_DIST }, 1);
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 0.2 - 0.1;
+    const feeds = new Map<string, LoraFeed>();
+    for (let layer = 0; layer < lora.nLayers; layer++) {
+      for (const slot of LORA_SLOTS) {
+        const io = slotShape(lora, slot);
+        feeds.set(loraInputName(layer, slot, 'A'), { dims: [io.in, 2], data: Float32Array.from({ length: io.in * 2 }, rand) });
+        feeds.set(loraInputName(layer, slot, 'B'), { dims: [2, io.out], data: Float32Array.from({ length: 2 * io.out }, rand) });
+      }
+    }
+    const split = new Decoder(backend, await backend.createSession(model, [], (graph) => withLoraInputs(graph, lora)), SHAPE);
+    const whole = new Decoder(backend, await backend.ort.InferenceSession.create(withLoraInputs(model, lora)!), SHAPE);
+    const logits = async (d: Decoder): Promise<number[]> => (d.useAdapter('a', feeds), Array.from((await d.prefill(PROMPT)).logits));
+    const base = Array.from((await split.prefill(PROMPT)).logits);
+    const ours = await logits(split);
+    expect(ours).toEqual(await logits(whole));
+    expect(ours).not.toEqual(base);
+    await Promise.all([split.release(), whole.release()]);
   });
 
   it('the graph ORT parses holds none of the large initializers', () => {

@@ -10,6 +10,7 @@
  * data_location (14) = EXTERNAL. Every other field is copied as it is.
  */
 import { concatChunks } from '../../storage/download.ts';
+import type { GraphRewrite } from './types.ts';
 import { fields, lengthDelimited, stringField, varint, WIRE_LEN, WIRE_VARINT } from '../../util/protobuf.ts';
 
 /** The name the initializers' bytes are mounted under in ORT's virtual file system. */
@@ -32,9 +33,14 @@ export interface SessionSource {
   externalData: Array<{ path: string; data: Uint8Array }>;
 }
 
-/** The graph and external data ORT is given for `model` (the bytes of a .onnx file with its weights inside). */
-export function sessionSource(model: Uint8Array): SessionSource {
-  return { graph: rewriteModel(model), externalData: [{ path: WEIGHTS_PATH, data: model }] };
+/**
+ * The graph and external data ORT is given for `model` (the bytes of a .onnx file with its weights
+ * inside), the graph changed by `rewriteGraph` when given: it then works on a few hundred kilobytes, not
+ * the whole file.
+ */
+export function sessionSource(model: Uint8Array, rewriteGraph?: GraphRewrite): SessionSource {
+  const graph = rewriteModel(model);
+  return { graph: rewriteGraph?.(graph) ?? graph, externalData: [{ path: WEIGHTS_PATH, data: model }] };
 }
 
 function rewriteModel(bytes: Uint8Array): Uint8Array {

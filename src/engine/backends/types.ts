@@ -5,6 +5,7 @@ export type Ort = typeof ortTypes;
 export type InferenceSession = ortTypes.InferenceSession;
 export type Tensor = ortTypes.Tensor;
 export type TensorType = ortTypes.Tensor.Type;
+export type GraphRewrite = (graph: Uint8Array) => Uint8Array | null;
 
 /** One execution provider behind one interface; session options are data chosen here, not at call sites. */
 export interface ExecutionBackend {
@@ -14,7 +15,11 @@ export interface ExecutionBackend {
   readonly threads: number;
   /** Human-readable adapter description (WebGPU). */
   readonly adapter?: string;
-  createSession(model: Uint8Array, outputNames: string[]): Promise<InferenceSession>;
+  /**
+   * A session for `model` (the bytes of a .onnx file). `rewriteGraph`, when given, changes the graph
+   * (the ModelProto without its weights' bytes, so that no copy of the file is made; null: unchanged).
+   */
+  createSession(model: Uint8Array, outputNames: string[], rewriteGraph?: GraphRewrite): Promise<InferenceSession>;
   /** Called once if the device disappears after loading (GPU reset, driver crash). */
   onLost(listener: (reason: string) => void): void;
 }

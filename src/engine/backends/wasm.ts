@@ -13,8 +13,8 @@ export async function wasmBackend(env: RuntimeEnv, requestedThreads: number): Pr
     name: 'wasm',
     ort,
     threads,
-    createSession: (model) => {
-      const { graph, externalData } = sessionSource(model);
+    createSession: (model, _outputNames, rewriteGraph) => {
+      const { graph, externalData } = sessionSource(model, rewriteGraph);
       return ort.InferenceSession.create(graph, {
         externalData,
         executionProviders: ['wasm'],

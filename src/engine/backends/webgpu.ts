@@ -54,8 +54,8 @@ export async function webgpuBackend(env: RuntimeEnv, probe: Extract<WebGpuProbe,
     ort,
     threads: 1,
     adapter: probe.description,
-    createSession: async (model, outputNames) => {
-      const { graph, externalData } = sessionSource(model);
+    createSession: async (model, outputNames, rewriteGraph) => {
+      const { graph, externalData } = sessionSource(model, rewriteGraph);
       const session = await ort.InferenceSession.create(graph, {
         externalData,
         executionProviders: ['webgpu'],

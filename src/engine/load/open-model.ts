@@ -82,15 +82,16 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
   const eos = files.config.eos_token_id ?? tokenizer.eos_token_id;
   const eosIds = new Set<number>((Array.isArray(eos) ? eos : [eos]).filter((v): v is number => typeof v === 'number'));
   const warmupToken = tokenizer.bos_token_id ?? 0;
-  // Llama graphs get LoRA inputs, so that adapters run on this one session (src/training/lora-graph.ts).
+  // Llama graphs get LoRA inputs, so that adapters run on this one session (src/training/lora-graph.ts):
+  // the backend adds them to the graph alone, without copying the weights.
   const loraShape = loraGraphShape(files.config);
-  const withLora = (bytes: Uint8Array): Uint8Array => (loraShape && withLoraInputs(bytes, loraShape)) || bytes;
+  const withLora = loraShape ? (graph: Uint8Array): Uint8Array | null => withLoraInputs(graph, loraShape) : undefined;
   const weightBytes = files.files.get(files.onnxPath)!.byteLength;
-  let onnx: Uint8Array | null = withLora(files.files.get(files.onnxPath)!);
+  let onnx: Uint8Array | null = files.files.get(files.onnxPath)!;
   // After loading, the weights live only in ORT's memory (the loaded model must not keep this copy alive);
   // a later WASM fallback reads them from the store again.
   files.files.delete(files.onnxPath);
-  const onnxBytes = async (): Promise<Uint8Array> => onnx ?? withLora(await files.reread(files.onnxPath));
+  const onnxBytes = async (): Promise<Uint8Array> => onnx ?? (await files.reread(files.onnxPath));
   // Named before the session exists, for WebGPU's output placement; the decoder checks them against the graph.
   const outputs = ['logits', ...Array.from({ length: shape.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat()];
 
@@ -111,7 +112,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
     open: () =>
       open('wasm', async () => {
         const backend = await backends.wasm();
-        return { decoder: new Decoder(backend, await backend.createSession(await onnxBytes(), []), shape, opts.kvCache), description: 'WASM was requested' };
+        return { decoder: new Decoder(backend, await backend.createSession(await onnxBytes(), [], withLora), shape, opts.kvCache), description: 'WASM was requested' };
       }),
   };
   const webgpu = (probed: Promise<WebGpuProbe>): Candidate<Decoder> => ({
@@ -120,7 +121,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
       open('webgpu', async () => {
         const result = usableProbe(await probed, files.dtype);
         const session = await backends.webgpu(result)
-          .then(async (backend) => ({ backend, session: await backend.createSession(await onnxBytes(), outputs) }))
+          .then(async (backend) => ({ backend, session: await backend.createSession(await onnxBytes(), outputs, withLora) }))
           .catch((err: unknown) => {
             throw new Error(`session creation failed (${errorMessage(err)})`, { cause: err });
           });
