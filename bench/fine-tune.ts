@@ -40,15 +40,17 @@ const fixture = (n: number): FineTuneExample[] => supportQueues('train').slice(0
  */
 export async function fineTuneRows(browser: Browser, url: string, s: Subject, b: FineTuneBench): Promise<void> {
   const examples = fixture(b.examples);
-  const r = new Map(b.threads.map((t) => [t, { ms: [] as number[], tokens: [] as number[], memory: [] as number[] }]));
+  const r = new Map(b.threads.map((t) => [t, { ms: [] as number[], tokens: [] as number[], memory: [] as number[], added: [] as number[] }]));
   const decode = { base: [] as number[], adapter: [] as number[] };
   for (const threads of b.threads) {
     for (let i = 0; i < b.runs; i++) {
       const m = await measuredPage(browser, url);
       await call(m.page, 'oursOpen', s.model, s.dtype, threads);
       m.resetPeak();
+      const loaded = m.peakGrowth(); // the peak just reset is the RSS now
       const t = await call(m.page, 'oursFineTune', examples, OPTIONS);
       r.get(threads)!.memory.push(m.peakGrowth() / s.bytes);
+      r.get(threads)!.added.push((m.peakGrowth() - loaded) / s.bytes);
       r.get(threads)!.ms.push(t.ms / 1000);
       r.get(threads)!.tokens.push(t.tokensPerSecond);
       if (threads === 1 && i === 0) {
@@ -71,6 +73,7 @@ export async function fineTuneRows(browser: Browser, url: string, s: Subject, b:
     row(`training tokens/s (${what})`, 'tokens/s', v.tokens);
     const seconds = row(`fineTune() wall-clock (${what})`, 's', v.ms, 'training graph fetched and its session created included');
     const memory = row('peak renderer RSS growth while training ÷ file bytes', 'ratio', v.memory, `file ${s.bytes} bytes; RSS before load → peak after the load's peak was reset`);
+    row('of which training: peak while training − RSS after load, ÷ file bytes', 'ratio', v.added);
     ratio(`fine-tune time, ${what} (${plural}, seconds)`, s.model, seconds, s.model === 'smollm2-135m-instruct' ? `≤ ${TIME_GOAL_S}` : 'report');
     ratio(`peak memory while training ÷ file bytes (${plural})`, s.model, memory, 'report');
   }
