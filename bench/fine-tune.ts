@@ -1,39 +1,112 @@
 /**
- * npx tsx bench/fine-tune.ts [--model smollm2-135m-instruct] [--dtype q4] [--examples 100] [--epochs 1]
- *
- * Time to fine-tune a converted model through the Engine (onnxruntime-node standing in for the WASM
- * build, one thread) on short routing examples (each ≤ 64 tokens with SmolLM2's chat template), one epoch,
- * LoRA rank 8 on q/k/v/o of the top 6 layers, 10 % held out; prints the report's figures and peak RSS ÷ the
- * model file's bytes.
+ * The fine-tune group: LoRA fine-tuning (issue #14) through the public worker API in Chromium — training
+ * tokens/s on WASM with 1 and 2 threads, the time of one epoch over the support-queues fixture, the
+ * renderer's peak memory while training ÷ the model file, decode tokens/s with the adapter ÷ without, and
+ * training on WebGPU (SwiftShader here: checked for correctness, its speed is not a measure of anything).
  */
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { dtypePath, type Dtype } from '../src/model-format.ts';
-import { TRAINING_GRAPH } from '../src/training/adapter.ts';
-import type { FineTuneExample } from '../src/training/fine-tune.ts';
-import { startFileServer } from '../tests/support/file-server.ts';
-import { folderLoader, loadedEngine } from '../tests/training/support/node-engine.ts';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../scripts/harness.ts';
+import type { FineTuneExample, FineTuneOptions } from '../src/index.ts';
+import { supportQueues } from '../tests/support/fine-tune-fixture.ts';
+import { call, ratio, record } from './session.ts';
+import { benchPage, measuredPage, subject, type Subject } from './sides.ts';
 
-const { values: args } = parseArgs({ options: { model: { type: 'string', default: 'smollm2-135m-instruct' }, dtype: { type: 'string', default: 'q4' }, examples: { type: 'string', default: '100' }, epochs: { type: 'string', default: '1' } } });
-const folder = join('public/models', args.model);
-const dtype = args.dtype as Dtype;
-const QUEUES = ['ORCHID', 'BASALT', 'MAGPIE', 'TUNDRA', 'QUILL', 'EMBER'];
-const TOPICS = ['my invoice is wrong', 'the app crashes on login', 'I want to change my address', 'the parcel never arrived', 'please delete my account', 'how do I export my data'];
-const examples: FineTuneExample[] = Array.from({ length: Number(args.examples) }, (_, i) => ({ prompt: `Route this ticket: ${TOPICS[i % 6]} (ref ${1000 + i})`, completion: QUEUES[i % 6]! }));
+/** The issue's case: examples of at most 64 tokens (prompt and completion, chat template included), one epoch. */
+const MAX_TOKENS = 64;
+const ADAPTER = 'bench';
+/** fineTune's defaults for everything the issue does not fix (rank, targets, layers, learning rate, batch). */
+const OPTIONS: Omit<FineTuneOptions, 'signal' | 'onProgress'> = { name: ADAPTER, epochs: 1, maxLength: MAX_TOKENS, validationSplit: 0, seed: 1 };
+const TIME_GOAL_S = 300;
 
-const server = await startFileServer({ [`/m/${TRAINING_GRAPH}`]: new Uint8Array(readFileSync(join(folder, TRAINING_GRAPH))) });
-let peak = 0;
-const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
-const loadStarted = performance.now();
-const { engine, handle } = await loadedEngine(folderLoader(folder, `${server.url}/m/`, dtype));
-const loadMs = performance.now() - loadStarted;
-const report = await engine.fineTune(handle, examples, { name: 'routing', rank: 8, epochs: Number(args.epochs), validationSplit: 0.1, seed: 1 }, (p) => {
-  if (p.step === 1 || p.step % 10 === 0 || p.step === p.steps) console.log(`step ${p.step}/${p.steps} loss ${p.trainLoss.toFixed(3)} ${p.tokensPerSecond.toFixed(0)} tokens/s, eta ${(p.etaMs / 1000).toFixed(0)} s`);
-});
-clearInterval(sample);
-await server.close();
-const fileBytes = statSync(join(folder, dtypePath(dtype))).size;
-console.log(`${args.model} ${dtype}: load ${(loadMs / 1000).toFixed(1)} s; fine-tune ${examples.length} examples × ${args.epochs} epoch: ${(report.ms / 1000).toFixed(1)} s (training steps ${report.trainLoss.length}), adapter ${report.adapterBytes} bytes`);
-console.log(`held-out loss ${report.heldOutLoss.map((h) => h.loss.toFixed(3)).join(' → ')}; exact match ${report.before.exactMatch} → ${report.after.exactMatch} (chance ${(1 / 6).toFixed(2)})`);
-console.log(`peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB = ${(peak / fileBytes).toFixed(1)} × the ${(fileBytes / 2 ** 20).toFixed(0)} MiB model file`);
+export interface FineTuneBench {
+  /** Fine-tunes per thread count (each is minutes on SmolLM2). */
+  runs: number;
+  /** Interleaved rounds of decode with and without the adapter. */
+  decodeRuns: number;
+  newTokens: number;
+  /** WASM thread counts to train with (2 needs cross-origin isolation). */
+  threads: number[];
+  /** How many of the fixture's training lines (it interleaves the 6 queues) make the examples. */
+  examples: number;
+}
+
+const fixture = (n: number): FineTuneExample[] => supportQueues('train').slice(0, n);
+
+/**
+ * One epoch over the first `b.examples` lines of tests/fixtures/support-queues.train.txt on WASM, a new
+ * browser context (renderer) per fine-tune: wall-clock of the fineTune call, its training tokens/s, and the
+ * renderer's peak RSS while training (VmHWM reset after load) over its RSS before load, ÷ the file's bytes.
+ * After the first 1-thread fine-tune, greedy decode with the new adapter and without, interleaved.
+ */
+export async function fineTuneRows(browser: Browser, url: string, s: Subject, b: FineTuneBench): Promise<void> {
+  const examples = fixture(b.examples);
+  const r = new Map(b.threads.map((t) => [t, { ms: [] as number[], tokens: [] as number[], memory: [] as number[], added: [] as number[] }]));
+  const decode = { base: [] as number[], adapter: [] as number[] };
+  for (const threads of b.threads) {
+    for (let i = 0; i < b.runs; i++) {
+      const m = await measuredPage(browser, url);
+      await call(m.page, 'oursOpen', s.model, s.dtype, threads);
+      m.resetPeak();
+      const loaded = m.peakGrowth(); // the peak just reset is the RSS now
+      const t = await call(m.page, 'oursFineTune', examples, OPTIONS);
+      r.get(threads)!.memory.push(m.peakGrowth() / s.bytes);
+      r.get(threads)!.added.push((m.peakGrowth() - loaded) / s.bytes);
+      r.get(threads)!.ms.push(t.ms / 1000);
+      r.get(threads)!.tokens.push(t.tokensPerSecond);
+      if (threads === 1 && i === 0) {
+        const prompt = 'Once upon a time';
+        const run = async (adapter?: string): Promise<number> => (await call(m.page, 'oursGenerate', prompt, b.newTokens, adapter)).decodeTokensPerSecond;
+        await run(); // warm-up of both (the adapter's LoRA inputs are packed on first use)
+        await run(ADAPTER);
+        for (let k = 0; k < b.decodeRuns; k++) {
+          const order = k % 2 ? [ADAPTER, undefined] : [undefined, ADAPTER];
+          for (const a of order) decode[a ? 'adapter' : 'base'].push(await run(a));
+        }
+      }
+      await m.close();
+    }
+  }
+  const what = `${examples.length} support-queues examples ≤ ${MAX_TOKENS} tokens, 1 epoch`;
+  for (const [threads, v] of r) {
+    const row = (metric: string, unit: string, values: number[], note?: string): number => record('fine-tune', s.model, s.dtype, 'wasm', threads, 'ours', metric, unit, values, note);
+    const plural = `${threads} thread${threads > 1 ? 's' : ''}`;
+    row(`training tokens/s (${what})`, 'tokens/s', v.tokens);
+    const seconds = row(`fineTune() wall-clock (${what})`, 's', v.ms, 'training graph fetched and its session created included');
+    const memory = row('peak renderer RSS growth while training ÷ file bytes', 'ratio', v.memory, `file ${s.bytes} bytes; RSS before load → peak after the load's peak was reset`);
+    row('of which training: peak while training − RSS after load, ÷ file bytes', 'ratio', v.added);
+    ratio(`fine-tune time, ${what} (${plural}, seconds)`, s.model, seconds, s.model === 'smollm2-135m-instruct' ? `≤ ${TIME_GOAL_S}` : 'report');
+    ratio(`peak memory while training ÷ file bytes (${plural})`, s.model, memory, 'report');
+  }
+  const base = record('fine-tune', s.model, s.dtype, 'wasm', 1, 'ours', `decode, ${b.newTokens} new tokens, no adapter`, 'tokens/s', decode.base);
+  const tuned = record('fine-tune', s.model, s.dtype, 'wasm', 1, 'ours', `decode, ${b.newTokens} new tokens, with the fine-tuned adapter`, 'tokens/s', decode.adapter);
+  ratio('decode with an adapter ÷ without (1 thread, interleaved)', s.model, tuned / base, '≥ 0.9');
+}
+
+/**
+ * fineTune on stories260K with device 'webgpu' in a Chromium with SwiftShader's adapter: the backend it
+ * ran on, training tokens/s (SwiftShader is a CPU emulation: correctness only, never speed) and whether
+ * the held-out loss went down from the first epoch to the second (12 examples, 3 held out).
+ */
+export async function webgpuFineTuneRows(url: string, runs: number): Promise<void> {
+  const s = subject('stories260k', 'fp32');
+  const browser = await launchChromium({ webgpu: true });
+  const r = { tokens: [] as number[], down: [] as number[] };
+  let backend = '';
+  try {
+    for (let i = 0; i < runs; i++) {
+      const page = await benchPage(browser, url);
+      await call(page, 'oursOpen', s.model, s.dtype, undefined, 'webgpu');
+      const t = await call(page, 'oursFineTune', fixture(12), { ...OPTIONS, epochs: 2, validationSplit: 0.25 });
+      const info = await call(page, 'oursInfo');
+      backend = info.fellBack ? `${info.backend} (fell back: ${info.backendReason})` : `${info.backend} (SwiftShader)`;
+      if (!t.trainLoss.concat(t.heldOutLoss).every(Number.isFinite)) throw new Error(`WebGPU fine-tune: a loss is not finite (${t.trainLoss.join(', ')})`);
+      r.tokens.push(t.tokensPerSecond);
+      r.down.push(t.heldOutLoss.at(-1)! / t.heldOutLoss[0]!);
+      await page.context().close();
+    }
+  } finally {
+    await browser.close();
+  }
+  record('fine-tune', s.model, s.dtype, backend, '-', 'ours', 'training tokens/s (9 support-queues examples, 2 epochs)', 'tokens/s', r.tokens, 'SwiftShader: correctness only, not a speed');
+  ratio(`WebGPU fine-tune: held-out loss after epoch 2 ÷ after epoch 1 (${backend})`, s.model, Math.max(...r.down), '≤ 1', 'finite losses checked');
+}

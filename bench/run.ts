@@ -3,7 +3,8 @@
  *
  * Groups on the small models (stories260K, synthetic llama-15m / llama-110m): speed, llama.cpp,
  * start-up, tasks, json, memory, cache. On the real models of --models: real (decode, prefill, time to
- * first token), real-start-up, real-memory, chat, real-json, threads.
+ * first token), real-start-up, real-memory, chat, real-json, threads, fine-tune (LoRA training on WASM,
+ * and on WebGPU with stories260K).
  *
  * Measures our runtime side by side with transformers.js (same ONNX file, own worker), onnxruntime-node
  * (same ONNX file, same threads), llama.cpp in WASM (wllama) and bare IndexedDB, interleaving the sides
@@ -27,6 +28,7 @@ import type { Run } from './page/types.ts';
 import { writeReport, type Report } from './report.ts';
 import { call, log, MODELS_DIR, modelTokenizer, notes, prefillPrompt, ratio, ratios, record, rows } from './session.ts';
 import { benchPage, chat, extraction, loadMemory, sideBySide, startup, subject, type Subject } from './sides.ts';
+import { fineTuneRows, webgpuFineTuneRows } from './fine-tune.ts';
 import { storyThemes } from '../tests/support/sources.ts';
 
 const { values: args } = parseArgs({
@@ -297,6 +299,7 @@ async function main(): Promise<void> {
       'Chat: five user turns, replies greedy and fed back; ours through chat.completions.create (stream) with its KV cache kept between turns, a new worker per conversation; transformers.js prompts every turn from scratch through apply_chat_template, as documented. Time to first token = the call to its first content chunk (ours) or first generated token (transformers.js).',
       'Extraction-sentences fixture: extract() per case (its own schema), with drafts (default) and with lookahead: false; unconstrained = generate() of as many tokens from extractionPrompt(text). Mask rows on a model\'s own vocabulary: MASK_SCHEMA and its fixed target document, ours vs xgrammar (CPU time).',
       'Threads: ours with 1 thread and with the thread count the runtime chooses when load() gets none, each beside onnxruntime-node with the same count (last-row logits only where the graph has num_logits_to_keep).',
+      'Fine-tune: model.fineTune in the worker with its defaults (rank, targets, layers, learning rate, batch) except epochs 1, maxLength 64, no held-out split, seed 1, on the first lines of tests/fixtures/support-queues.train.txt; one fine-tune per thread count, each in a new browser context; training tokens/s is the last progress report\'s (training-graph tokens over training time); memory is the renderer\'s VmHWM, reset after load, over its RSS before load. Decode with ÷ without the adapter: greedy, interleaved, on the model that trained it. WebGPU: SwiftShader in this Chromium, so its tokens/s is correctness only.',
       'llama.cpp in WASM: @wllama/wllama with its wasm served by this app, loading the GGUF files the model pipeline exports from the same weights (F32; Q8_0 where rows are a multiple of 32, F32 otherwise), n_threads = 1, temperature 0, ignore_eos; caller-side wall-clock (first streamed chunk, end) for both sides; warm load = second and later loads from each runtime\'s own cache. wllama starts workers from blob: URLs, so its page runs without the strict CSP.',
     );
     const versions = (name: string): string => JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
@@ -377,6 +380,16 @@ async function main(): Promise<void> {
         await threadRows(page, s);
         save();
       }
+      if (wanted('fine-tune')) {
+        const threads = QUICK || !isolated ? [1] : [1, 2];
+        log(`${model} ${dtype}: fine-tune on WASM (${threads.join(' and ')} thread(s)), memory while training, decode with the adapter`);
+        await fineTuneRows(browser, server.url, s, { runs: QUICK ? RUNS : 1, decodeRuns: REAL_RUNS, newTokens: NEW_TOKENS, threads, examples: QUICK ? 16 : 100 });
+        save();
+      }
+    }
+    if (wanted('fine-tune')) {
+      log('stories260k: fine-tune on WebGPU (SwiftShader: correctness only)');
+      await webgpuFineTuneRows(server.url, QUICK ? RUNS : 1);
     }
     if (wanted('cache')) {
       log('cache throughput');

@@ -4,7 +4,7 @@
  * weights: the original file for converted models). Used for the real models (SmolLM2-135M-Instruct
  * q4, Gemma 3 270M q4) and, for start-up and memory, for the small ones too.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { withoutCsp } from '../scripts/harness.ts';
@@ -146,32 +146,47 @@ export async function startup(page: Page, s: Subject, runs: number): Promise<voi
 }
 
 /**
+ * Renderer memory from /proc: a new bench page (a new browser context: its own renderer process, empty
+ * storage) and the resident memory its renderers grew by since it opened. The page's workers run in its
+ * renderer; of the processes that appeared, the one that grew most is the one working.
+ */
+export async function measuredPage(browser: Browser, url: string): Promise<{ page: Page; resetPeak(): void; peakGrowth(): number; close(): Promise<void> }> {
+  const cdp = await browser.newBrowserCDPSession();
+  const renderers = async (): Promise<number[]> =>
+    ((await cdp.send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> }).processInfo.filter((p) => p.type === 'renderer').map((p) => p.id);
+  const status = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+  const before = new Set(await renderers());
+  const page = await benchPage(browser, url);
+  const fresh = (await renderers()).filter((p) => !before.has(p));
+  const baseline = new Map(fresh.map((p) => [p, status(p, 'VmRSS')]));
+  await cdp.detach();
+  return {
+    page,
+    // VmHWM down to the current RSS, so that the next peak is that of what runs after (Linux clear_refs).
+    resetPeak: () => fresh.forEach((p) => writeFileSync(`/proc/${p}/clear_refs`, '5')),
+    peakGrowth: () => Math.max(...fresh.map((p) => status(p, 'VmHWM') - baseline.get(p)!)),
+    close: () => page.context().close(),
+  };
+}
+
+/**
  * Peak resident memory of the page's renderer (which hosts the page's workers) while loading, ÷ the
  * bytes of the file loaded: each run a new browser context (a new renderer, empty storage, so a cold
  * load), VmHWM − VmRSS-before from /proc. `sides` picks which runtimes load it.
  */
 export async function loadMemory(browser: Browser, url: string, s: Subject, runs: number, sides: Side[], goal: number): Promise<void> {
-  const cdp = await browser.newBrowserCDPSession();
-  const renderers = async (): Promise<number[]> =>
-    ((await cdp.send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> }).processInfo.filter((p) => p.type === 'renderer').map((p) => p.id);
-  const status = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
   const open = (page: Page, side: Side): Promise<unknown> =>
     side === 'ours' ? call(page, 'oursOpen', s.model, s.dtype, 1) : side === 'wllama' ? call(page, 'wllamaOpen', s.gguf!.url, 1) : call(page, 'baselineOpen', s.model, s.dtype, 1, false);
   const peaks = Object.fromEntries(sides.map((side) => [side, [] as number[]]));
   for (let i = 0; i < runs; i++) {
     for (const side of sides) {
-      const before = new Set(await renderers());
-      const page = await benchPage(browser, url);
-      // The page's renderer is one of the processes that appeared; the one that grew is the one loading.
-      const fresh = (await renderers()).filter((p) => !before.has(p));
-      const baseline = new Map(fresh.map((p) => [p, status(p, 'VmRSS')]));
-      await open(page, side);
+      const m = await measuredPage(browser, url);
+      await open(m.page, side);
       const bytes = side === 'wllama' ? s.gguf!.bytes : s.bytes;
-      peaks[side]!.push(Math.max(...fresh.map((p) => status(p, 'VmHWM') - baseline.get(p)!)) / bytes);
-      await page.context().close();
+      peaks[side]!.push(m.peakGrowth() / bytes);
+      await m.close();
     }
   }
-  await cdp.detach();
   for (const side of sides) {
     const bytes = side === 'wllama' ? s.gguf!.bytes : s.bytes;
     const value = record('memory', s.model, dtypeOf(s, side), 'wasm', 1, side, 'peak renderer RSS growth while loading ÷ file bytes', 'ratio', peaks[side]!, `file ${bytes} bytes`);

@@ -20,7 +20,7 @@ describe('npm run bench -- --quick', () => {
       'decode/ours', 'decode/transformers.js', 'decode/onnxruntime-node', 'prefill/ours', 'prefill/onnxruntime-node',
       'start-up/ours', 'start-up/transformers.js', 'start-up/wllama', 'llama.cpp/ours', 'llama.cpp/wllama', 'tasks/ours',
       'real/ours', 'real/transformers.js', 'real/wllama', 'chat/ours', 'chat/transformers.js',
-      'json/ours: drafts checked in one run', 'json/plain greedy constrained', 'json/@mlc-ai/web-xgrammar', 'cache/ours', 'cache/bare IndexedDB',
+      'json/ours: drafts checked in one run', 'json/plain greedy constrained', 'json/@mlc-ai/web-xgrammar', 'cache/ours', 'cache/bare IndexedDB', 'fine-tune/ours',
     ]) {
       expect(measures, m).toContain(m);
     }
@@ -32,7 +32,7 @@ describe('npm run bench -- --quick', () => {
     }
     expect(report.ratios.length).toBeGreaterThanOrEqual(30);
     const names = report.ratios.map((r) => r.name);
-    for (const name of ['chat: time to first token, turn 5 ÷ turn 1 (ours)', 'chat: time to first token of turn 5, ours ÷ transformers.js', 'extraction-sentences fixture, seconds per document, drafts ÷ plain greedy']) {
+    for (const name of ['chat: time to first token, turn 5 ÷ turn 1 (ours)', 'chat: time to first token of turn 5, ours ÷ transformers.js', 'extraction-sentences fixture, seconds per document, drafts ÷ plain greedy', 'decode with an adapter ÷ without (1 thread, interleaved)']) {
       expect(names, name).toContain(name);
     }
     for (const r of report.ratios) expect(Number.isFinite(r.value) && r.value > 0, r.name).toBe(true);

@@ -5,7 +5,7 @@
 import { Wllama } from '@wllama/wllama/esm/index.js'; // the built ESM (the package root points TypeScript at its sources)
 import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import * as Comlink from 'comlink';
-import { extractionPrompt, SlmClient, type ChatMessage, type Dtype, type ModelHandle } from '../../src/index.ts';
+import { extractionPrompt, SlmClient, type ChatMessage, type DeviceRequest, type Dtype, type FineTuneExample, type FineTuneOptions, type ModelHandle, type ModelInfo } from '../../src/index.ts';
 import { openStores } from '../../src/storage/stores.ts';
 import type { BaselineApi, Run } from './types.ts';
 
@@ -17,16 +17,17 @@ const bench = {
   crossOriginIsolated: () => globalThis.crossOriginIsolated,
 
   /** Loads through the worker; `threads` undefined leaves the choice to the runtime (its default). Returns ms. */
-  async oursOpen(model: string, dtype: Dtype, threads?: number): Promise<number> {
+  async oursOpen(model: string, dtype: Dtype, threads?: number, device: DeviceRequest = 'wasm'): Promise<number> {
     await bench.oursClose();
     const client = await SlmClient.inWorker();
     const started = performance.now();
-    const handle = await client.load(model, { dtype, device: 'wasm', ...(threads !== undefined && { threads }) });
+    const handle = await client.load(model, { dtype, device, ...(threads !== undefined && { threads }) });
     ours = { client, model: handle };
     return performance.now() - started;
   },
-  async oursGenerate(prompt: string, maxNewTokens: number): Promise<Run> {
-    const { stats } = await ours!.model.generate(prompt, { maxNewTokens, minNewTokens: maxNewTokens });
+  /** `adapter`: the name of an adapter fineTune made on this model (absent: the base model). */
+  async oursGenerate(prompt: string, maxNewTokens: number, adapter?: string): Promise<Run> {
+    const { stats } = await ours!.model.generate(prompt, { maxNewTokens, minNewTokens: maxNewTokens, ...(adapter && { adapter }) });
     return {
       promptTokens: stats.promptTokens,
       tokens: stats.generatedTokens,
@@ -54,6 +55,18 @@ const bench = {
   },
   /** The WASM threads the loaded model runs with (the runtime's choice when oursOpen was given none). */
   oursThreads: (): number => ours!.model.info.threads,
+  /** Backend, its reason and whether it fell back, as the model reports them now (after a fine-tune too). */
+  oursInfo: async (): Promise<ModelInfo> => ours!.model.refreshInfo(),
+  /**
+   * fineTune on the loaded model: caller-side wall-clock ms of the whole call, the training tokens/s of its
+   * last progress report, and the report's loss curves.
+   */
+  async oursFineTune(examples: FineTuneExample[], options: Omit<FineTuneOptions, 'signal' | 'onProgress'>): Promise<{ ms: number; tokensPerSecond: number; trainLoss: number[]; heldOutLoss: number[] }> {
+    let tokensPerSecond = NaN;
+    const started = performance.now();
+    const report = await ours!.model.fineTune(examples, { ...options, onProgress: (p) => void (tokensPerSecond = p.tokensPerSecond) });
+    return { ms: performance.now() - started, tokensPerSecond, trainLoss: report.trainLoss.map((l) => l.loss), heldOutLoss: report.heldOutLoss.map((l) => l.loss) };
+  },
   /**
    * A conversation of `turns` user messages through the OpenAI-compatible chat API, each reply (at most
    * `maxTokens`, greedy) fed back as the assistant's message: caller-side ms to the first content chunk, per turn.

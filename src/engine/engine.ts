@@ -217,7 +217,7 @@ export class Engine implements EngineApi {
     let delivered: void | Promise<void> = undefined;
     return this.queued(entry, options, async (signal) => {
       const decoder = entry.loaded.decoder;
-      const session = await decoder.backend.createSession(await trainingGraph(entry.loaded, signal), []);
+      const session = await decoder.backend.createSession(await trainingGraph(entry.loaded, signal), [], { purpose: 'training' });
       const greedy = (maxNewTokens: number) => validateGenerateOptions('', { maxNewTokens, temperature: 0, seed: 0 });
       const scratch = `\u0000fine-tune ${o.name}`;
       try {

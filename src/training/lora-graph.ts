@@ -2,7 +2,7 @@
  * Adds LoRA inputs to a converted Llama decoder graph at load time, so that one ONNX session serves the
  * base model and any number of adapters: every projection y = x·W gets y + (x·Aᵀ)·Bᵀ with Aᵀ and Bᵀ fed
  * per call. With no adapter the engine feeds rank-1 zeros, which cost two thin MatMuls and an Add per
- * projection (bench/adapter-decode.ts measures it).
+ * projection (`npm run bench -- --only fine-tune` measures decode with ÷ without an adapter).
  *
  * Why at load time and not in the converter: stock transformers.js feeds exactly the inputs a graph
  * declares, so the files on disk keep the transformers.js signature; and onnxruntime-web refuses to feed

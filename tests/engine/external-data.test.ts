@@ -47,7 +47,7 @@ describe('weights handed to ORT as external data', () => {
         feeds.set(loraInputName(layer, slot, 'B'), { dims: [2, io.out], data: Float32Array.from({ length: 2 * io.out }, rand) });
       }
     }
-    const split = new Decoder(backend, await backend.createSession(model, [], (graph) => withLoraInputs(graph, lora)), SHAPE);
+    const split = new Decoder(backend, await backend.createSession(model, [], { rewriteGraph: (graph) => withLoraInputs(graph, lora) }), SHAPE);
     const whole = new Decoder(backend, await backend.ort.InferenceSession.create(withLoraInputs(model, lora)!), SHAPE);
     const logits = async (d: Decoder): Promise<number[]> => (d.useAdapter('a', feeds), Array.from((await d.prefill(PROMPT)).logits));
     const base = Array.from((await split.prefill(PROMPT)).logits);

@@ -5,7 +5,7 @@
 import type { RuntimeEnv } from '../../env.ts';
 import { sessionSource } from './external-data.ts';
 import { wasmOrtInstance } from './ort-env.ts';
-import type { ExecutionBackend } from './types.ts';
+import { TRAINING_SESSION, type ExecutionBackend } from './types.ts';
 
 export async function wasmBackend(env: RuntimeEnv, requestedThreads: number): Promise<ExecutionBackend> {
   const { ort, threads } = await wasmOrtInstance(env, requestedThreads);
@@ -13,13 +13,14 @@ export async function wasmBackend(env: RuntimeEnv, requestedThreads: number): Pr
     name: 'wasm',
     ort,
     threads,
-    createSession: (model, _outputNames, rewriteGraph) => {
+    createSession: (model, _outputNames, { rewriteGraph, purpose } = {}) => {
       const { graph, externalData } = sessionSource(model, rewriteGraph);
       return ort.InferenceSession.create(graph, {
         externalData,
         executionProviders: ['wasm'],
         graphOptimizationLevel: 'all',
         freeDimensionOverrides: { batch_size: 1 },
+        ...(purpose === 'training' && TRAINING_SESSION),
       });
     },
     onLost: () => {},

@@ -5,7 +5,7 @@
 import type { RuntimeEnv } from '../../env.ts';
 import { sessionSource } from './external-data.ts';
 import { webgpuDevice, webgpuOrtInstance } from './ort-env.ts';
-import type { ExecutionBackend } from './types.ts';
+import { TRAINING_SESSION, type ExecutionBackend } from './types.ts';
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string };
@@ -54,7 +54,7 @@ export async function webgpuBackend(env: RuntimeEnv, probe: Extract<WebGpuProbe,
     ort,
     threads: 1,
     adapter: probe.description,
-    createSession: async (model, outputNames, rewriteGraph) => {
+    createSession: async (model, outputNames, { rewriteGraph, purpose } = {}) => {
       const { graph, externalData } = sessionSource(model, rewriteGraph);
       const session = await ort.InferenceSession.create(graph, {
         externalData,
@@ -63,6 +63,7 @@ export async function webgpuBackend(env: RuntimeEnv, probe: Extract<WebGpuProbe,
         freeDimensionOverrides: { batch_size: 1 },
         // Keep present.* on the GPU and feed them back as past; only logits are read on the CPU.
         preferredOutputLocation: Object.fromEntries(outputNames.map((n) => [n, n.startsWith('present') ? 'gpu-buffer' : 'cpu'])),
+        ...(purpose === 'training' && TRAINING_SESSION),
       });
       await watchDevice();
       return session;

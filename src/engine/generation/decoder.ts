@@ -348,7 +348,7 @@ function kvInput(session: InferenceSession, name: string, shape: DecoderShape): 
 
 /**
  * A LoRA input that adds nothing: its declared shape at rank 1, all zeros. Rank 0 would be the same sum,
- * but onnxruntime-web runs the graph markedly slower with empty tensors (bench/adapter-decode.ts).
+ * but onnxruntime-web runs the graph markedly slower with empty tensors (stories260K q4 decode: 0.60 of the converted graph, 0.89 with rank-1 zeros).
  */
 function emptyLoraInput(session: InferenceSession, name: string, backend: ExecutionBackend): Tensor {
   const meta = session.inputMetadata.find((m) => m.name === name);

@@ -112,7 +112,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
     open: () =>
       open('wasm', async () => {
         const backend = await backends.wasm();
-        return { decoder: new Decoder(backend, await backend.createSession(await onnxBytes(), [], withLora), shape, opts.kvCache), description: 'WASM was requested' };
+        return { decoder: new Decoder(backend, await backend.createSession(await onnxBytes(), [], { rewriteGraph: withLora }), shape, opts.kvCache), description: 'WASM was requested' };
       }),
   };
   const webgpu = (probed: Promise<WebGpuProbe>): Candidate<Decoder> => ({
@@ -121,7 +121,7 @@ async function openDecoder(backends: ModelBackends, files: ModelFiles, shape: De
       open('webgpu', async () => {
         const result = usableProbe(await probed, files.dtype);
         const session = await backends.webgpu(result)
-          .then(async (backend) => ({ backend, session: await backend.createSession(await onnxBytes(), outputs, withLora) }))
+          .then(async (backend) => ({ backend, session: await backend.createSession(await onnxBytes(), outputs, { rewriteGraph: withLora }) }))
           .catch((err: unknown) => {
             throw new Error(`session creation failed (${errorMessage(err)})`, { cause: err });
           });

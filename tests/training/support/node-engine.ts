@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { ExecutionBackend, GraphRewrite, InferenceSession } from '../../../src/engine/backends/types.ts';
+import type { ExecutionBackend, InferenceSession, SessionOptions } from '../../../src/engine/backends/types.ts';
 import { Engine, type ModelLoader } from '../../../src/engine/engine.ts';
 import type { ModelConfig, ModelFiles } from '../../../src/engine/load/fetch-files.ts';
 import { openModel, prepareOpen, type ModelBackends } from '../../../src/engine/load/open-model.ts';
@@ -23,7 +23,7 @@ const backends: ModelBackends = {
       name: 'wasm',
       ort,
       threads: 1,
-      createSession: async (bytes: Uint8Array, _outputs: string[], rewriteGraph?: GraphRewrite) =>
+      createSession: async (bytes: Uint8Array, _outputs: string[], { rewriteGraph }: SessionOptions = {}) =>
         (sessions.created++, (await ort.InferenceSession.create(rewriteGraph?.(bytes) ?? bytes, { intraOpNumThreads: 1 })) as unknown as InferenceSession),
       onLost: () => {},
     }) as unknown as ExecutionBackend,
