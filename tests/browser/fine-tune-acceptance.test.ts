@@ -14,13 +14,15 @@ import { useBrowser, useProfiles } from './support/browser.ts';
 type W = { slm: typeof import('../../src/index.ts'); client: SlmClient; model: ModelHandle };
 const MODEL = 'smollm2-135m-instruct';
 const SKILL = 'support-router';
-// All 120 training lines (20 per queue); fineTune's defaults otherwise, as a user would call it.
+// All 120 training lines (20 per queue); fineTune's defaults otherwise, as a user would call it, but for
+// its own held-out share: 10 % instead of 20 %, since the scored split is the fixture's fixed one and each
+// report answer is a greedy generation at ~3 tokens/s (24 fewer of them, 12 more examples trained on).
 const train = supportQueues('train');
 const heldOut = supportQueues('heldout');
 const CHANCE = 1 / 6;
-// The issue's goal for the fixed held-out split. Measured with these options: 0 % → 87 % (26/30) in Chromium
-// and in onnxruntime-node alike; ~6 minutes in fineTune on 2 busy cores, most of it the first epoch (the
-// training graph fetched, the frozen layers run once per example) and the greedy answers (the time is printed below).
+// The issue's goal for the fixed held-out split. Measured with these options in Chromium: 0 % → 90 % (27/30);
+// 177 s in fineTune (324 steps) and 273 s for the whole test on 2 cores, the rest mostly greedy answers at
+// ~3 tokens/s (the times are printed below).
 const GOAL = 0.8;
 
 const exactMatch = (answers: string[]): number => answers.filter((a, i) => a.trim() === heldOut[i]!.completion).length / heldOut.length;
@@ -67,6 +69,7 @@ describe('fine-tuning SmolLM2-135M-Instruct on WASM (issue #14)', () => {
         const report = await w.model.fineTune(train, {
           name,
           seed: 1,
+          validationSplit: 0.1,
           onProgress: (p) => console.log(`step ${p.step}/${p.steps} epoch ${p.epoch} loss ${p.trainLoss.toFixed(3)}${p.heldOutLoss === undefined ? '' : ` held-out ${p.heldOutLoss.toFixed(3)}`} ${p.tokensPerSecond.toFixed(1)} tok/s, ${(performance.now() - t) / 1000} s`),
         });
         const trainMs = performance.now() - t;
