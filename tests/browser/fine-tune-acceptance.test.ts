@@ -70,7 +70,10 @@ describe('fine-tuning SmolLM2-135M-Instruct on WASM (issue #14)', () => {
           name,
           seed: 1,
           validationSplit: 0.1,
-          onProgress: (p) => console.log(`step ${p.step}/${p.steps} epoch ${p.epoch} loss ${p.trainLoss.toFixed(3)}${p.heldOutLoss === undefined ? '' : ` held-out ${p.heldOutLoss.toFixed(3)}`} ${p.tokensPerSecond.toFixed(1)} tok/s, ${(performance.now() - t) / 1000} s`),
+          // Every 20th step and each epoch's end (where the held-out loss comes), so the log stays short.
+          onProgress: (p) => {
+            if (p.step % 20 === 0 || p.heldOutLoss !== undefined) console.log(`step ${p.step}/${p.steps} epoch ${p.epoch} loss ${p.trainLoss.toFixed(3)}${p.heldOutLoss === undefined ? '' : ` held-out ${p.heldOutLoss.toFixed(3)}`} ${p.tokensPerSecond.toFixed(1)} tok/s, ${((performance.now() - t) / 1000).toFixed(0)} s`);
+          },
         });
         const trainMs = performance.now() - t;
         await w.model.saveSkill({ name, task: { kind: 'adapter', adapter: name } });
