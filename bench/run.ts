@@ -26,7 +26,7 @@ import { llama2Tokenizer, maskRows } from './json-mask.ts';
 import { openNative } from './native.ts';
 import type { Run } from './page/types.ts';
 import { writeReport, type Report } from './report.ts';
-import { call, log, MODELS_DIR, modelTokenizer, notes, prefillPrompt, ratio, ratios, record, rows } from './session.ts';
+import { call, interleavedRounds, log, MODELS_DIR, modelTokenizer, notes, prefillPrompt, ratio, ratios, record, rows, type Prompt } from './session.ts';
 import { benchPage, chat, extraction, loadMemory, sideBySide, startup, subject, type Subject } from './sides.ts';
 import { fineTuneRows, webgpuFineTuneRows } from './fine-tune.ts';
 import { storyThemes } from '../tests/support/sources.ts';
@@ -96,30 +96,9 @@ async function speed(page: Page, s: Subject, threads: number | 'default', withBa
   if (withBaseline) await call(page, 'baselineOpen', s.model, s.dtype, n, false);
   type Side = 'ours' | 'transformers.js' | 'onnxruntime-node';
   const sides: Side[] = withBaseline ? ['ours', 'transformers.js', 'onnxruntime-node'] : ['ours', 'onnxruntime-node'];
-  const results: Record<Side, { decode: number[]; prefill: number[] }> = {
-    ours: { decode: [], prefill: [] },
-    'transformers.js': { decode: [], prefill: [] },
-    'onnxruntime-node': { decode: [], prefill: [] },
-  };
-  const runSide = async (side: Side, text: string, ids: number[], count: number): Promise<Run> =>
+  const runSide = async (side: Side, { text, ids }: Prompt, count: number): Promise<Run> =>
     side === 'ours' ? call(page, 'oursGenerate', text, count) : side === 'transformers.js' ? call(page, 'baselineGenerate', text, count) : native.generate(ids, count);
-  // A full-length warm-up of each side (JIT, WASM heap growth as the KV cache grows), then RUNS rounds
-  // with the order rotated every round.
-  const warmUp = await prefillPrompt(s.model, PREFILL_TOKENS, 'warm-up');
-  for (const side of sides) {
-    await runSide(side, DECODE_PROMPT, decodeIds, NEW_TOKENS);
-    await runSide(side, warmUp.text, warmUp.ids, 1);
-  }
-  let promptTokens = 0;
-  for (let i = 0; i < RUNS; i++) {
-    const prompt = await prefillPrompt(s.model, PREFILL_TOKENS, `run ${i}`);
-    promptTokens = prompt.ids.length;
-    for (let j = 0; j < sides.length; j++) {
-      const side = sides[(i + j) % sides.length]!;
-      results[side].decode.push((await runSide(side, DECODE_PROMPT, decodeIds, NEW_TOKENS)).decodeTokensPerSecond);
-      results[side].prefill.push((await runSide(side, prompt.text, prompt.ids, 1)).prefillTokensPerSecond);
-    }
-  }
+  const { results, promptTokens } = await interleavedRounds(s.model, sides, RUNS, { text: DECODE_PROMPT, ids: decodeIds }, NEW_TOKENS, PREFILL_TOKENS, runSide);
   await call(page, 'oursClose');
   await call(page, 'baselineClose');
   const label = threads === 'default' ? `${n} (default)` : n;
@@ -127,8 +106,8 @@ async function speed(page: Page, s: Subject, threads: number | 'default', withBa
   for (const side of sides) {
     const backend = side === 'onnxruntime-node' ? 'cpu (native)' : 'wasm';
     median[side] = {
-      decode: record('decode', s.model, s.dtype, backend, label, side, `decode, ${NEW_TOKENS} new tokens`, 'tokens/s', results[side].decode),
-      prefill: record('prefill', s.model, s.dtype, backend, label, side, `prefill, ${promptTokens}-token prompt`, 'tokens/s', results[side].prefill),
+      decode: record('decode', s.model, s.dtype, backend, label, side, `decode, ${NEW_TOKENS} new tokens`, 'tokens/s', results[side].decode.map((r) => r.decodeTokensPerSecond)),
+      prefill: record('prefill', s.model, s.dtype, backend, label, side, `prefill, ${promptTokens}-token prompt`, 'tokens/s', results[side].prefill.map((r) => r.prefillTokensPerSecond)),
     };
   }
   const goal = GOALS[s.model]!;

@@ -4,6 +4,7 @@ import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transforme
 import type { Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../models/sources.ts';
 import type { BenchPage } from './page/bench.ts';
+import type { Run } from './page/types.ts';
 import { summarize, type Ratio, type Row } from './report.ts';
 
 export const rows: Row[] = [];
@@ -35,7 +36,46 @@ export const MODELS_DIR = join(PROJECT_ROOT, 'public', 'models');
  * A prompt of about `tokens` tokens for the model's tokenizer: story text, repeated as needed, after
  * `opening` (a different one for each run keeps prompt caches from serving a prompt seen before).
  */
-export async function prefillPrompt(model: string, tokens: number, opening = ''): Promise<{ text: string; ids: number[] }> {
+export interface Prompt {
+  text: string;
+  ids: number[];
+}
+
+/**
+ * Decode (`decode`, `newTokens` greedy) and prefill runs of every side, interleaved: a full-length warm-up
+ * of each (JIT, WASM heap growth as the KV cache grows), then `runs` rounds with the order rotated every
+ * round. Each round's prefill prompt (`prefillTokens`) starts differently, so that no side's prompt cache
+ * serves it from an earlier round.
+ */
+export async function interleavedRounds<S extends string>(
+  model: string,
+  sides: S[],
+  runs: number,
+  decode: Prompt,
+  newTokens: number,
+  prefillTokens: number,
+  run: (side: S, prompt: Prompt, count: number) => Promise<Run>,
+): Promise<{ results: Record<S, { decode: Run[]; prefill: Run[] }>; promptTokens: number }> {
+  const warmUp = await prefillPrompt(model, prefillTokens, 'warm-up');
+  for (const side of sides) {
+    await run(side, decode, newTokens);
+    await run(side, warmUp, 1);
+  }
+  const results = Object.fromEntries(sides.map((side) => [side, { decode: [] as Run[], prefill: [] as Run[] }])) as Record<S, { decode: Run[]; prefill: Run[] }>;
+  let promptTokens = 0;
+  for (let i = 0; i < runs; i++) {
+    const prompt = await prefillPrompt(model, prefillTokens, `run ${i}`);
+    promptTokens = prompt.ids.length;
+    for (let j = 0; j < sides.length; j++) {
+      const side = sides[(i + j) % sides.length]!;
+      results[side].decode.push(await run(side, decode, newTokens));
+      results[side].prefill.push(await run(side, prompt, 1));
+    }
+  }
+  return { results, promptTokens };
+}
+
+export async function prefillPrompt(model: string, tokens: number, opening = ''): Promise<Prompt> {
   const tokenizer = await modelTokenizer(model);
   const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day, she saw a big red ball under a tree and ran to get it. ';
   const words = `${opening ? `${opening}. ` : ''}${story.repeat(20)}`.split(' ');

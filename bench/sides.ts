@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { withoutCsp } from '../scripts/harness.ts';
 import type { Dtype } from '../src/model-format.ts';
 import type { Run } from './page/types.ts';
-import { call, MODELS_DIR, prefillPrompt, ratio, record } from './session.ts';
+import { call, interleavedRounds, MODELS_DIR, modelTokenizer, ratio, record, type Prompt } from './session.ts';
 
 /** A model file of one dtype, and the GGUF wllama runs for it (absent: wllama is left out). */
 export interface Subject {
@@ -68,30 +68,16 @@ export async function sideBySide(browser: Browser, url: string, s: Subject, runs
   const decodePrompt = 'Once upon a time';
   const pages = await openSides(browser, url, s);
   const sides = [...pages.keys()];
-  const generate = (side: Side, text: string, n: number): Promise<Run> => {
+  const generate = (side: Side, { text }: Prompt, n: number): Promise<Run> => {
     const page = pages.get(side)!;
     return side === 'ours' ? call(page, 'oursGenerateWall', text, n) : side === 'wllama' ? call(page, 'wllamaGenerate', text, n) : call(page, 'baselineGenerate', text, n);
   };
-  const warmUp = await prefillPrompt(s.model, prefillTokens, 'warm-up');
-  for (const side of sides) {
-    await generate(side, decodePrompt, newTokens);
-    await generate(side, warmUp.text, 1);
-  }
-  const r = Object.fromEntries(sides.map((side) => [side, { decode: [] as number[], ttft: [] as number[], prefill: [] as number[], prefillTtft: [] as number[] }]));
-  let promptTokens = 0;
-  for (let i = 0; i < runs; i++) {
-    const prompt = await prefillPrompt(s.model, prefillTokens, `run ${i}`);
-    promptTokens = prompt.ids.length;
-    for (let j = 0; j < sides.length; j++) {
-      const side = sides[(i + j) % sides.length]!;
-      const decode = await generate(side, decodePrompt, newTokens);
-      const prefill = await generate(side, prompt.text, 1);
-      r[side]!.decode.push(decode.decodeTokensPerSecond);
-      r[side]!.ttft.push(decode.ttftMs);
-      r[side]!.prefill.push(prefill.prefillTokensPerSecond);
-      r[side]!.prefillTtft.push(prefill.ttftMs);
-    }
-  }
+  const decode = { text: decodePrompt, ids: (await modelTokenizer(s.model)).encode(decodePrompt) };
+  const { results, promptTokens } = await interleavedRounds(s.model, sides, runs, decode, newTokens, prefillTokens, generate);
+  const r = Object.fromEntries(sides.map((side) => {
+    const { decode: d, prefill: p } = results[side];
+    return [side, { decode: d.map((x) => x.decodeTokensPerSecond), ttft: d.map((x) => x.ttftMs), prefill: p.map((x) => x.prefillTokensPerSecond), prefillTtft: p.map((x) => x.ttftMs) }];
+  }));
   for (const page of pages.values()) await page.context().close();
   const m: Record<string, { decode: number; prefill: number; ttft: number }> = {};
   for (const side of sides) {
